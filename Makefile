@@ -1,0 +1,63 @@
+# bizosaas-ops. Two commands set everything up on a fresh machine:
+#   make demo   the whole stack on a local container acting as the VPS
+#   make test   lint, unit and bad-input tests, then every Molecule scenario
+# Everything they need (venv, docker.io, debootstrap, dockerd, images, registry) is installed
+# by the targets below, idempotently, with a visible step per stage.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export BIZOSAAS_CACHE ?= /var/cache/bizosaas-ops
+ENV ?= staging
+SCENARIOS ?=
+PLATFORM ?=
+
+.PHONY: help bootstrap venv host images lint unit badinput molecule test demo demo-clean secrets \
+        bench clean deploy plan history rollback
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+bootstrap: ## venv + docker.io + debootstrap + dockerd (idempotent)
+	@bash tests/harness/bootstrap.sh
+
+venv: ## Python virtualenv from requirements.txt
+	@bash tests/harness/bootstrap.sh venv
+
+host: ## docker.io and debootstrap via apt, dockerd started
+	@bash tests/harness/bootstrap.sh host
+
+images: bootstrap ## Build the offline image kit (cached) and push it to the local registry
+	@$(PY) images/kit.py all
+
+lint: venv ## yamllint, ansible-lint (production profile), ruff
+	@$(PY) tests/harness/stages.py lint
+
+unit: venv ## pytest: plugin unit tests
+	@$(PY) tests/harness/stages.py unit
+
+badinput: images ## pytest: the bad-input suite against a throwaway VPS container
+	@$(PY) tests/harness/stages.py badinput
+
+molecule: images ## Every Molecule scenario (SCENARIOS="a b" for a subset)
+	@$(PY) tests/harness/stages.py molecule $(SCENARIOS)
+
+test: bootstrap ## Everything CI runs, with a table of each stage's wall time
+	@$(PY) tests/harness/stages.py all
+
+demo: bootstrap ## The whole stack on a local container VPS (inventories/local)
+	@$(PY) tests/harness/demo.py up
+
+demo-clean: ## Remove the demo VPS container (keeps its volumes unless PURGE=1)
+	@$(PY) tests/harness/demo.py down $(if $(PURGE),--purge)
+
+secrets: venv ## Generate an encrypted vault for a new environment: make secrets ENV=staging
+	@$(PY) tests/harness/secrets.py inventories/$(ENV)
+
+bench: bootstrap ## Benchmarks that print ratios (bench/README.md)
+	@$(PY) bench/run.py
+
+clean: ## Remove local caches (not the image cache or the registry)
+	rm -rf .cache .pytest_cache .ruff_cache

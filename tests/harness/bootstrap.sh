@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Idempotent set-up of a fresh machine for `make test` and `make demo`.
+#   bootstrap.sh [venv|host|all]
+# Each stage prints one line saying what it did or that it was already done.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+VENV=${VENV:-.venv}
+stage=${1:-all}
+say() { printf '==> %-10s %s\n' "$1" "$2"; }
+
+do_venv() {
+  local want have
+  want=$(sha256sum requirements.txt | cut -d' ' -f1)
+  have=$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)
+  if [[ "$want" == "$have" && -x "$VENV/bin/ansible-playbook" ]]; then
+    say venv "current ($VENV matches requirements.txt)"
+    return
+  fi
+  say venv "installing requirements.txt into $VENV"
+  [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+  # This machine's pip config lists local indexes that may be empty; hide only those warnings.
+  "$VENV/bin/pip" install --quiet -r requirements.txt 2>&1 | grep -v 'is ignored: it is neither' || true
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || { echo "pip install -r requirements.txt failed" >&2; exit 1; }
+  echo "$want" >"$VENV/.requirements.sha256"
+  say venv "installed ($("$VENV/bin/ansible" --version | head -n1))"
+}
+
+do_host() {
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v ssh >/dev/null || missing+=(openssh-client)
+  command -v ss >/dev/null || missing+=(iproute2)
+  command -v dpkg-deb >/dev/null || missing+=(dpkg)
+  if ((${#missing[@]})); then
+    say host "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq || { echo "apt-get update failed: is the Debian mirror reachable?" >&2; exit 1; }
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    say host "docker.io, debootstrap, ssh and iproute2 present"
+  fi
+  if docker info >/dev/null 2>&1; then
+    say dockerd "running ($(docker info --format '{{.ServerVersion}} {{.Driver}}'))"
+    return
+  fi
+  if [[ "$(cat /proc/1/comm 2>/dev/null)" == systemd ]]; then
+    say dockerd "systemctl start docker"
+    systemctl start docker
+  else
+    say dockerd "starting dockerd (PID 1 is not systemd; log in /var/log/bizosaas-dockerd.log)"
+    nohup dockerd >>/var/log/bizosaas-dockerd.log 2>&1 &
+  fi
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && { say dockerd "up ($(docker info --format '{{.ServerVersion}} {{.Driver}}'))"; return; }
+    sleep 0.5
+  done
+  echo "dockerd did not start; see /var/log/bizosaas-dockerd.log" >&2
+  tail -n 20 /var/log/bizosaas-dockerd.log >&2 || true
+  exit 1
+}
+
+case "$stage" in
+  venv) do_venv ;;
+  host) do_host ;;
+  all) do_venv; do_host ;;
+  *) echo "usage: $0 [venv|host|all]" >&2; exit 2 ;;
+esac

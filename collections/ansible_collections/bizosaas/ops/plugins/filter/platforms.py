@@ -1,0 +1,353 @@
+"""Filters for the platform_stack role: validate the platforms-as-data, compute each service's
+networks, secrets and environment, list the routed domains, and explain self-check failures."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+try:  # the collection's own image filter (same parsing rules as bizosaas.ops.image_ref)
+    from ansible_collections.bizosaas.ops.plugins.filter.images import image_ref, parse_image
+except ImportError:  # pragma: no cover - only when loaded outside the collection
+    from .images import image_ref, parse_image  # type: ignore[no-redef]
+
+DOCUMENTATION = r"""
+name: platforms_validate
+short_description: Validate bizosaas_platforms and a platform selection; return the selected names
+description:
+  - Checks the base domain, every enabled platform's services (image pinned, port, hosts, C(uses)),
+    that every C(uses) points at something the data layer defines (database, Redis user, Temporal
+    namespace), that no two services claim the same host, that every selected platform exists, and
+    that every selected platform's secrets are present.
+  - Fails with AnsibleFilterError naming the variable to fix.
+options:
+  _input: {description: bizosaas_platforms, type: dict, required: true}
+  domain: {description: bizosaas_domain, type: str, required: true}
+  selection: {description: Platform names to deploy (empty = every enabled platform), type: list}
+  secrets: {description: "{platform: {kind: value}} for the selected platforms", type: dict}
+  secret_vars: {description: "{platform: {kind: vault variable name}} used in messages", type: dict}
+  databases: {description: Databases the data layer defines (empty = do not check), type: list}
+  redis_users: {description: Redis ACL users the data layer defines (empty = do not check), type: list}
+"""
+
+USES = ("postgres", "redis", "temporal", "analytics")
+# Which secret each kind of use needs (a service mounts only these).
+SECRET_OF_USE = {"postgres": "postgres", "redis": "redis", "analytics": "analytics"}
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+_SERVICE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_FQDN = re.compile(rf"^(?=.{{4,253}}$){_LABEL}(?:\.{_LABEL})*\.[a-z][a-z0-9-]{{0,62}}(?<!-)$")
+
+
+def _err(msg: str) -> AnsibleFilterError:
+    return AnsibleFilterError(msg)
+
+
+def check_domain(domain: Any, name: str = "bizosaas_domain") -> str:
+    if domain is None or (isinstance(domain, str) and not domain.strip()):
+        raise _err(
+            f"{name} is not set. Set it to the base domain every platform hangs from (bizoholic.<domain>, "
+            "admin.<domain>, ...) in inventories/<env>/group_vars/all/vars.yml, for example 'example.org'."
+        )
+    if not isinstance(domain, str) or not _FQDN.match(domain):
+        raise _err(
+            f"{name}: {domain!r} is not a valid base domain. Use a lower-case DNS name with at least one dot "
+            "and no scheme, port, path, wildcard or trailing dot, for example 'example.org'."
+        )
+    return domain
+
+
+def _check_host(host: Any, where: str) -> str:
+    if not isinstance(host, str) or not _FQDN.match(host):
+        raise _err(f"{where}: {host!r} is not a valid host name (lower-case FQDN, no scheme or port).")
+    return host
+
+
+def selected_platforms(platforms: dict[str, Any], selection: Any = None, name: str = "bizosaas_platforms_enabled"
+                       ) -> list[str]:
+    """The names to deploy: `selection` (validated) or every platform with enabled: true."""
+    if not isinstance(platforms, dict) or not platforms:
+        raise _err("bizosaas_platforms: expected a mapping of platform name -> platform data, got "
+                   f"{type(platforms).__name__}")
+    known = ", ".join(sorted(platforms))
+    if selection in (None, "", []):
+        return [p for p, d in platforms.items() if (d or {}).get("enabled", True)]
+    if isinstance(selection, str):
+        selection = [s for s in re.split(r"[,\s]+", selection) if s]
+    if not isinstance(selection, list):
+        raise _err(f"{name}: expected a list of platform names, got {selection!r}")
+    for p in selection:
+        if p not in platforms:
+            raise _err(f"{name}: unknown platform {p!r}; known platforms: {known}. "
+                       "Add it to bizosaas_platforms first, or fix the name.")
+    return list(dict.fromkeys(selection))
+
+
+def required_secrets(platform: dict[str, Any]) -> list[str]:
+    """The secret kinds a platform needs: one per kind of data use by any of its services."""
+    kinds: list[str] = []
+    for svc in (platform.get("services") or {}).values():
+        for use in (svc or {}).get("uses") or []:
+            kind = SECRET_OF_USE.get(use)
+            if kind and kind not in kinds:
+                kinds.append(kind)
+    return kinds
+
+
+def platforms_validate(platforms: Any, domain: Any = None, selection: Any = None, secrets: Any = None,
+                       secret_vars: Any = None, databases: Any = None, redis_users: Any = None,
+                       selection_name: str = "bizosaas_platforms_enabled") -> list[str]:
+    check_domain(domain)
+    chosen = selected_platforms(platforms, selection, selection_name)
+    enabled = [p for p, d in platforms.items() if (d or {}).get("enabled", True) or p in chosen]
+    hosts: dict[str, str] = {}
+    for pname in enabled:
+        pdata = platforms[pname] or {}
+        where = f"bizosaas_platforms.{pname}"
+        if not _NAME.match(pname):
+            raise _err(f"{where}: the platform name must match {_NAME.pattern} (it names a stack, a network, "
+                       "a database role and docker secrets)")
+        services = pdata.get("services")
+        if not isinstance(services, dict) or not services:
+            raise _err(f"{where}.services: a platform needs at least one service")
+        for sname, svc in services.items():
+            sw = f"{where}.services.{sname}"
+            if not _SERVICE.match(str(sname)):
+                raise _err(f"{sw}: the service name must match {_SERVICE.pattern}")
+            if not isinstance(svc, dict):
+                raise _err(f"{sw}: expected a mapping (image, port, hosts, uses), got {svc!r}")
+            parse_image(svc.get("image"), f"{sw}.image")
+            port = svc.get("port")
+            if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+                raise _err(f"{sw}.port: {port!r} is not a TCP port (1-65535)")
+            svc_hosts = svc.get("hosts") or []
+            if not isinstance(svc_hosts, list):
+                raise _err(f"{sw}.hosts: expected a list of host names, got {svc_hosts!r}")
+            for h in svc_hosts:
+                _check_host(h, f"{sw}.hosts")
+                if h in hosts:
+                    raise _err(f"{sw}.hosts: {h} is already claimed by {hosts[h]}; two services cannot "
+                               "share a host. Give one of them another host name.")
+                hosts[h] = f"{pname}/{sname}"
+            uses = svc.get("uses") or []
+            if not isinstance(uses, list) or any(u not in USES for u in uses):
+                raise _err(f"{sw}.uses: {uses!r}; each entry must be one of {', '.join(USES)}")
+            if "postgres" in uses or "analytics" in uses:
+                db = svc.get("database", pdata.get("database"))
+                if not db:
+                    raise _err(f"{sw}.uses: postgres, but {where}.database is not set: the service references "
+                               "an undefined database. Set the platform's database or drop 'postgres'.")
+                if databases and db not in databases:
+                    raise _err(f"{sw}: references database {db!r}, which the data layer does not define "
+                               f"(known: {', '.join(sorted(databases))}).")
+            if "redis" in uses:
+                user = svc.get("redis_user", pname)
+                if not pdata.get("redis_prefix"):
+                    raise _err(f"{sw}.uses: redis, but {where}.redis_prefix is not set: the service references "
+                               "an undefined Redis user. Set the platform's redis_prefix or drop 'redis'.")
+                if redis_users and user not in redis_users:
+                    raise _err(f"{sw}: references Redis user {user!r}, which the data layer does not define "
+                               f"(known: {', '.join(sorted(redis_users))}).")
+            if "temporal" in uses and not pdata.get("temporal_namespace"):
+                raise _err(f"{sw}.uses: temporal, but {where}.temporal_namespace is empty: set the namespace "
+                           "or drop 'temporal'.")
+    if secrets is not None:
+        for pname in chosen:
+            for kind in required_secrets(platforms[pname] or {}):
+                value = ((secrets or {}).get(pname) or {}).get(kind)
+                if not isinstance(value, str) or not value:
+                    var = ((secret_vars or {}).get(pname) or {}).get(kind, f"the {kind} secret")
+                    raise _err(
+                        f"{var} is missing from the vault, and platform {pname} needs it (its services use "
+                        f"{kind}). Add it with `ansible-vault edit inventories/<env>/group_vars/all/vault.yml` "
+                        "(or generate a vault with `make secrets ENV=<env>`), or disable the platform."
+                    )
+    return chosen
+
+
+def secret_name(platform: str, kind: str, value: str, length: int = 10) -> str:
+    """A versioned docker secret name: a new value gives a new name, so rotation rolls the services
+    (docker secrets are immutable). The suffix hashes the name with the value; it reveals nothing
+    usable about a strong secret."""
+    if not isinstance(value, str) or not value:
+        raise _err(f"secret {platform}/{kind}: empty value")
+    digest = hashlib.sha256(f"{platform}\0{kind}\0{value}".encode()).hexdigest()[:length]
+    return f"{platform}_{kind}_{digest}"
+
+
+def platform_services(platform: dict[str, Any], name: str, ctx: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Everything the stack template needs per service, computed from the platform data.
+
+    ctx keys: registry, edge_network, data_network, private_network, postgres_host, postgres_port,
+    redis_host, redis_port, temporal_address, analytics_role, analytics_databases, secret_names
+    ({kind: docker secret name}), overrides ({service: {image, env, replicas, cpus, memory,
+    healthcheck}}), defaults ({replicas, cpus, memory, healthcheck, reservations...}), pins
+    ({service: image reference pinned by digest, used by rollback}).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    overrides = ctx.get("overrides") or {}
+    defaults = ctx.get("defaults") or {}
+    pins = ctx.get("pins") or {}
+    secret_names = ctx.get("secret_names") or {}
+    for sname, svc in (platform.get("services") or {}).items():
+        star, spec = overrides.get("*") or {}, overrides.get(sname) or {}
+        ov = {**star, **spec, "env": {**(star.get("env") or {}), **(spec.get("env") or {})}}
+        uses = svc.get("uses") or []
+        hosts = svc.get("hosts") or []
+        where = f"bizosaas_platforms.{name}.services.{sname}.image"
+        image = pins.get(sname) or ov.get("image") or svc["image"]
+        image = image_ref(image, ctx.get("registry") or "", where)
+        port = int(ov.get("port", svc["port"]))
+        networks = [ctx["private_network"]]
+        if hosts:
+            networks.append(ctx["edge_network"])
+        if any(u in uses for u in ("postgres", "redis", "temporal", "analytics")):
+            networks.append(ctx["data_network"])
+        env: dict[str, str] = {
+            "BIZOSAAS_PLATFORM": name,
+            "PLATFORM": name,
+            "SERVICE_NAME": sname,
+            "PORT": str(port),
+        }
+        secrets: list[dict[str, str]] = []
+
+        def mount(kind: str, secrets: list[dict[str, str]] = secrets, where: str = where) -> str:
+            if kind not in secret_names:
+                raise _err(f"{where}: needs the {kind} secret of platform {name}, which was not created")
+            target = f"{kind}_password"
+            if not any(s["target"] == target for s in secrets):
+                secrets.append({"source": secret_names[kind], "target": target})
+            return f"/run/secrets/{target}"
+
+        if "postgres" in uses or "analytics" in uses:
+            env.update({
+                "PGHOST": str(ctx["postgres_host"]),
+                "PGPORT": str(ctx.get("postgres_port", 5432)),
+                "PGDATABASE": str(svc.get("database", platform.get("database"))),
+                "PGUSER": str(svc.get("database_user", ctx.get("postgres_user") or name)),
+                "PGPASSWORD_FILE": mount("postgres"),
+                "PGCONNECT_TIMEOUT": "5",
+            })
+        if "analytics" in uses:
+            env.update({
+                "ANALYTICS_PGUSER": str(ctx["analytics_role"]),
+                "ANALYTICS_PGPASSWORD_FILE": mount("analytics"),
+                "ANALYTICS_DATABASES": ",".join(ctx.get("analytics_databases") or []),
+            })
+        if "redis" in uses:
+            env.update({
+                "REDIS_HOST": str(ctx["redis_host"]),
+                "REDIS_PORT": str(ctx.get("redis_port", 6379)),
+                "REDIS_USER": str(svc.get("redis_user", name)),
+                "REDIS_PASSWORD_FILE": mount("redis"),
+                "REDIS_PREFIX": str(platform.get("redis_prefix", "")),
+            })
+        if "temporal" in uses:
+            env.update({
+                "TEMPORAL_ADDRESS": str(ctx["temporal_address"]),
+                "TEMPORAL_NAMESPACE": str(platform.get("temporal_namespace", "")),
+            })
+        env.update({k: str(v) for k, v in (svc.get("env") or {}).items()})
+        env.update({k: str(v) for k, v in (ov.get("env") or {}).items()})
+        health = ov.get("healthcheck") or svc.get("healthcheck") or defaults.get("healthcheck")
+        if not health:
+            path = svc.get("health", "/health")
+            health = ["CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}"]
+        out[sname] = {
+            "image": image,
+            "port": port,
+            "hosts": hosts,
+            "routed": bool(hosts),
+            "networks": networks,
+            "secrets": secrets,
+            "env": dict(sorted(env.items())),
+            "healthcheck": [str(x).replace("{port}", str(port)) for x in health],
+            "replicas": int(ov.get("replicas", svc.get("replicas", defaults.get("replicas", 1)))),
+            "cpus": str(ov.get("cpus", svc.get("cpus", defaults.get("cpus", "0.5")))),
+            "memory": str(ov.get("memory", svc.get("memory", defaults.get("memory", "256M")))),
+            "reserve_memory": str(ov.get("reserve_memory", svc.get("reserve_memory",
+                                                                    defaults.get("reserve_memory", "32M")))),
+        }
+    return out
+
+
+def platform_domains(platforms: dict[str, Any], selection: Any = None) -> list[dict[str, Any]]:
+    """[{platform, service, host, port}] for every routed host of the selected platforms, sorted."""
+    rows = []
+    for pname in selected_platforms(platforms, selection):
+        for sname, svc in ((platforms[pname] or {}).get("services") or {}).items():
+            for h in svc.get("hosts") or []:
+                rows.append({"platform": pname, "service": sname, "host": h, "port": svc.get("port")})
+    return sorted(rows, key=lambda r: (r["platform"], r["host"]))
+
+
+# curl exit codes -> the likely cause, for the post-deploy self-check
+_CURL_CAUSE = {
+    6: ("DNS", "the name does not resolve"),
+    7: ("firewall", "nothing accepts connections on 443 (Traefik down, or the firewall drops it)"),
+    28: ("firewall", "the connection timed out (a firewall or security group is dropping 443)"),
+    35: ("certificate", "the TLS handshake failed (no certificate for this name yet?)"),
+    51: ("certificate", "the certificate does not match the host name"),
+    58: ("certificate", "the client certificate setup is wrong"),
+    60: ("certificate", "the certificate is not trusted (self-signed, expired or ACME staging)"),
+}
+
+
+def selfcheck_diagnose(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Turn self-check probes into verdicts.
+
+    Each result: {host, rc (curl exit code), http (status code as str/int), dns (list of
+    addresses the host resolves to, or None when DNS is not checked), expected_ips (host's
+    addresses), replicas ('running/desired' of the service, optional)}.
+    Returns [{host, ok, status, cause, detail}].
+    """
+    out = []
+    for r in results:
+        host = r.get("host")
+        rc = int(r.get("rc", 0) or 0)
+        try:
+            code = int(str(r.get("http", "0")).strip() or 0)
+        except ValueError:
+            code = 0
+        cause, detail = "", ""
+        dns = r.get("dns")
+        expected = set(r.get("expected_ips") or [])
+        replicas = str(r.get("replicas") or "")
+        if dns is not None and not dns:
+            cause, detail = "DNS", f"{host} does not resolve; add an A record pointing at this VPS"
+        elif dns is not None and expected and not (set(dns) & expected):
+            ips = ", ".join(sorted(expected))
+            cause, detail = "DNS", f"{host} resolves to {', '.join(dns)}, not to this VPS ({ips})"
+        elif rc in _CURL_CAUSE:
+            cause, detail = _CURL_CAUSE[rc]
+        elif rc != 0:
+            cause, detail = "network", f"curl failed with exit code {rc}"
+        elif code in (502, 503, 504):
+            cause, detail = "unhealthy service", f"Traefik answered {code}: no healthy task behind {host}"
+        elif code == 404:
+            cause, detail = "routing", f"Traefik has no router for {host} (service down or labels missing)"
+        elif not 200 <= code < 300:
+            cause, detail = "service", f"the service answered HTTP {code}"
+        if cause and replicas and "/" in replicas:
+            running, desired = replicas.split("/", 1)
+            if running != desired and cause not in ("DNS",):
+                cause, detail = "unhealthy service", f"{detail}; the service runs {replicas} replicas"
+        out.append({"host": host, "ok": not cause, "status": code, "cause": cause, "detail": detail})
+    return out
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "platforms_validate": platforms_validate,
+            "platforms_selected": selected_platforms,
+            "platform_required_secrets": required_secrets,
+            "platform_secret_name": secret_name,
+            "platform_services": platform_services,
+            "platform_domains": platform_domains,
+            "platform_selfcheck_diagnose": selfcheck_diagnose,
+            "bizosaas_domain_check": check_domain,
+        }

@@ -1,0 +1,227 @@
+"""Unit tests for the platform_stack filters (collections/.../plugins/filter/platforms.py)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+from ansible_collections.bizosaas.ops.plugins.filter.platforms import (
+    FilterModule,
+    check_domain,
+    platform_domains,
+    platform_services,
+    platforms_validate,
+    required_secrets,
+    secret_name,
+    selected_platforms,
+    selfcheck_diagnose,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def real_platforms(domain: str = "example.org") -> dict:
+    """group_vars/all/platforms.yml with the domain substituted (what Ansible would template)."""
+    text = (ROOT / "group_vars/all/platforms.yml").read_text().replace("{{ bizosaas_domain }}", domain)
+    return yaml.safe_load(text)["bizosaas_platforms"]
+
+
+SECRETS = {p: {"postgres": "pw-" + p, "redis": "rd-" + p, "analytics": "an"} for p in
+           ("bizoholic", "coreldove", "management")}
+
+CTX = {
+    "registry": "172.28.0.1:5000",
+    "edge_network": "dokploy-network",
+    "data_network": "bizosaas-network",
+    "private_network": "bizosaas-coreldove",
+    "postgres_host": "bizosaas-shared_postgres",
+    "redis_host": "bizosaas-shared_redis",
+    "temporal_address": "bizosaas-shared_temporal:7233",
+    "analytics_role": "analytics_reader",
+    "analytics_databases": ["bizoholic_platform", "coreldove_platform"],
+    "secret_names": {"postgres": "coreldove_postgres_abc", "redis": "coreldove_redis_def"},
+}
+
+
+def test_filter_module_exports():
+    names = FilterModule().filters()
+    assert {"platforms_validate", "platform_services", "platform_domains", "platform_secret_name"} <= set(names)
+
+
+def test_real_platforms_validate_and_select_all():
+    assert platforms_validate(real_platforms(), "example.org", secrets=SECRETS) == [
+        "bizoholic", "coreldove", "management"]
+
+
+@pytest.mark.parametrize("domain", ["", None, "localhost", "http://example.org", "example.org.", "Ex ample.org",
+                                    "*.example.org", "example.org:443"])
+def test_bad_domain_names_the_variable(domain):
+    with pytest.raises(AnsibleFilterError, match="bizosaas_domain"):
+        check_domain(domain)
+
+
+@pytest.mark.parametrize("domain", ["example.org", "bizosaas.test", "a.b-c.example.co.uk"])
+def test_good_domains(domain):
+    assert check_domain(domain) == domain
+
+
+def test_unknown_platform_is_an_error():
+    with pytest.raises(AnsibleFilterError, match=r"unknown platform 'nope'.*bizoholic, coreldove, management"):
+        selected_platforms(real_platforms(), ["nope"])
+    with pytest.raises(AnsibleFilterError, match="platform: unknown platform"):
+        platforms_validate(real_platforms(), "example.org", selection="nope", selection_name="platform")
+
+
+def test_selection_string_and_disabled():
+    p = real_platforms()
+    p["management"]["enabled"] = False
+    assert selected_platforms(p) == ["bizoholic", "coreldove"]
+    assert selected_platforms(p, "coreldove, bizoholic") == ["coreldove", "bizoholic"]
+
+
+def test_duplicate_host_names_both_claimants():
+    p = real_platforms()
+    p["coreldove"]["services"]["frontend"]["hosts"] = ["bizoholic.example.org"]
+    with pytest.raises(AnsibleFilterError, match=r"bizoholic\.example\.org is already claimed by bizoholic/frontend"):
+        platforms_validate(p, "example.org")
+
+
+def test_image_without_tag_names_the_service():
+    p = real_platforms()
+    p["coreldove"]["services"]["frontend"]["image"] = "ghcr.io/bizosaas/coreldove-frontend"
+    with pytest.raises(AnsibleFilterError, match=r"bizosaas_platforms\.coreldove\.services\.frontend\.image.*no tag"):
+        platforms_validate(p, "example.org")
+
+
+def test_undefined_database_and_redis_user():
+    p = real_platforms()
+    p["coreldove"]["database"] = ""
+    with pytest.raises(AnsibleFilterError, match="undefined database"):
+        platforms_validate(p, "example.org")
+    p = real_platforms()
+    p["coreldove"]["services"]["saleor-backend"]["database"] = "nowhere_db"
+    with pytest.raises(AnsibleFilterError, match="database 'nowhere_db'"):
+        platforms_validate(p, "example.org", databases=["bizoholic_platform", "coreldove_platform", "shared_analytics"])
+    p = real_platforms()
+    p["coreldove"]["services"]["saleor-backend"]["redis_user"] = "ghost"
+    with pytest.raises(AnsibleFilterError, match="Redis user 'ghost'"):
+        platforms_validate(p, "example.org", redis_users=["bizoholic", "coreldove", "management"])
+    p = real_platforms()
+    p["bizoholic"]["redis_prefix"] = ""
+    with pytest.raises(AnsibleFilterError, match="undefined Redis user"):
+        platforms_validate(p, "example.org")
+
+
+def test_bad_uses_and_port():
+    p = real_platforms()
+    p["bizoholic"]["services"]["frontend"]["uses"] = ["mysql"]
+    with pytest.raises(AnsibleFilterError, match="uses"):
+        platforms_validate(p, "example.org")
+    p = real_platforms()
+    p["bizoholic"]["services"]["frontend"]["port"] = 70000
+    with pytest.raises(AnsibleFilterError, match="port"):
+        platforms_validate(p, "example.org")
+
+
+def test_missing_secret_names_the_vault_variable():
+    secrets = copy.deepcopy(SECRETS)
+    del secrets["coreldove"]["redis"]
+    with pytest.raises(AnsibleFilterError, match="vault_redis_coreldove_password is missing from the vault"):
+        platforms_validate(real_platforms(), "example.org", selection=["coreldove"], secrets=secrets,
+                           secret_vars={"coreldove": {"redis": "vault_redis_coreldove_password"}})
+    # not selected: not needed
+    assert platforms_validate(real_platforms(), "example.org", selection=["bizoholic"], secrets=secrets)
+
+
+def test_required_secrets():
+    p = real_platforms()
+    assert required_secrets(p["bizoholic"]) == ["postgres", "redis"]
+    assert required_secrets(p["management"]) == ["postgres", "redis", "analytics"]
+
+
+def test_secret_name_is_versioned_and_stable():
+    a = secret_name("coreldove", "postgres", "one")
+    assert a == secret_name("coreldove", "postgres", "one")
+    assert a != secret_name("coreldove", "postgres", "two")
+    assert a != secret_name("bizoholic", "postgres", "one")
+    assert a.startswith("coreldove_postgres_") and len(a) <= 64
+    assert "one" not in a
+
+
+def test_services_networks_and_secrets_are_least_privilege():
+    p = real_platforms()["coreldove"]
+    s = platform_services(p, "coreldove", CTX)
+    front, saleor, dash, ai = (s[k] for k in ("frontend", "saleor-backend", "saleor-dashboard", "ai-agents-ecommerce"))
+    # routed only -> edge; data users -> data network; everyone -> private
+    assert front["networks"] == ["bizosaas-coreldove", "dokploy-network"]
+    assert saleor["networks"] == ["bizosaas-coreldove", "dokploy-network", "bizosaas-network"]
+    assert ai["networks"] == ["bizosaas-coreldove", "bizosaas-network"] and not ai["routed"]
+    assert dash["secrets"] == [] and front["secrets"] == []
+    assert {x["source"] for x in saleor["secrets"]} == {"coreldove_postgres_abc", "coreldove_redis_def"}
+    assert saleor["env"]["PGPASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert saleor["env"]["PGUSER"] == "coreldove" and saleor["env"]["PGDATABASE"] == "coreldove_platform"
+    assert saleor["env"]["REDIS_PREFIX"] == "coreldove:"
+    assert ai["env"]["TEMPORAL_NAMESPACE"] == "coreldove"
+    assert "TEMPORAL_ADDRESS" not in saleor["env"]
+    assert not any("PASSWORD=" in f"{k}={v}" and not k.endswith("_FILE") for k, v in saleor["env"].items())
+    assert saleor["image"] == "172.28.0.1:5000/saleor/saleor:3.20.0"
+
+
+def test_overrides_pins_and_analytics():
+    p = real_platforms()["management"]
+    ctx = dict(CTX, private_network="bizosaas-management",
+               secret_names={"postgres": "m_pg", "redis": "m_rd", "analytics": "m_an"},
+               overrides={"*": {"image": "bizosaas-kit/probe:1.0.0", "env": {"APP_VERSION": "1"},
+                                "healthcheck": ["CMD", "python3", "/app/probe.py", "--check"]},
+                          "billing-service": {"env": {"APP_VERSION": "2"}, "replicas": 2}},
+               pins={"admin-dashboard": "172.28.0.1:5000/bizosaas-kit/probe:1.0.0@sha256:" + "a" * 64})
+    s = platform_services(p, "management", ctx)
+    assert s["billing-service"]["image"] == "172.28.0.1:5000/bizosaas-kit/probe:1.0.0"
+    assert s["billing-service"]["env"]["APP_VERSION"] == "2" and s["billing-service"]["replicas"] == 2
+    assert s["user-management"]["env"]["APP_VERSION"] == "1"
+    assert s["admin-dashboard"]["image"].endswith("@sha256:" + "a" * 64)
+    an = s["analytics-service"]
+    assert an["env"]["ANALYTICS_PGUSER"] == "analytics_reader"
+    assert {x["target"] for x in an["secrets"]} == {"postgres_password", "analytics_password", "redis_password"}
+    assert "analytics_password" not in {x["target"] for x in s["billing-service"]["secrets"]}
+    assert s["billing-service"]["healthcheck"] == ["CMD", "python3", "/app/probe.py", "--check"]
+
+
+def test_missing_secret_for_a_use_is_an_error():
+    p = real_platforms()["coreldove"]
+    with pytest.raises(AnsibleFilterError, match="redis secret"):
+        platform_services(p, "coreldove", dict(CTX, secret_names={"postgres": "x"}))
+
+
+def test_domains_are_the_nine_seed_hosts():
+    hosts = [r["host"] for r in platform_domains(real_platforms())]
+    assert len(hosts) == 9
+    assert "store.coreldove.example.org" in hosts and "admin.example.org" in hosts
+    assert [r["host"] for r in platform_domains(real_platforms(), ["coreldove"])] == [
+        "admin.coreldove.example.org", "coreldove.example.org", "store.coreldove.example.org"]
+
+
+@pytest.mark.parametrize(
+    ("result", "cause"),
+    [
+        ({"host": "a.example.org", "rc": 0, "http": "200"}, ""),
+        ({"host": "a.example.org", "rc": 0, "http": "204"}, ""),
+        ({"host": "a.example.org", "rc": 60, "http": "000"}, "certificate"),
+        ({"host": "a.example.org", "rc": 51, "http": "000"}, "certificate"),
+        ({"host": "a.example.org", "rc": 7, "http": "000"}, "firewall"),
+        ({"host": "a.example.org", "rc": 28, "http": "000"}, "firewall"),
+        ({"host": "a.example.org", "rc": 0, "http": "502"}, "unhealthy service"),
+        ({"host": "a.example.org", "rc": 0, "http": "404"}, "routing"),
+        ({"host": "a.example.org", "rc": 0, "http": "200", "dns": [], "expected_ips": ["1.2.3.4"]}, "DNS"),
+        ({"host": "a.example.org", "rc": 0, "http": "200", "dns": ["5.6.7.8"], "expected_ips": ["1.2.3.4"]}, "DNS"),
+        ({"host": "a.example.org", "rc": 0, "http": "404", "replicas": "0/1"}, "unhealthy service"),
+    ],
+)
+def test_selfcheck_diagnose(result, cause):
+    (verdict,) = selfcheck_diagnose([result])
+    assert verdict["cause"] == cause
+    assert verdict["ok"] is (cause == "")
+    assert verdict["host"] == "a.example.org"

@@ -1,0 +1,34 @@
+"""The GitHub Actions matrix runs exactly the Molecule scenarios that exist, and .ci/run runs make test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def scenarios() -> set[str]:
+    return {p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml") if not p.parent.name.startswith("_")}
+
+
+def test_workflow_matrix_matches_the_scenarios():
+    wf = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    matrix = set(wf["jobs"]["molecule"]["strategy"]["matrix"]["scenario"])
+    assert matrix == scenarios(), f"matrix {sorted(matrix)} != scenarios {sorted(scenarios())}"
+
+
+def test_ci_run_calls_make_test():
+    text = (ROOT / ".ci/run").read_text()
+    assert "make test" in text
+
+
+def test_every_scenario_uses_the_shared_harness():
+    for name in scenarios():
+        data = yaml.safe_load((ROOT / "molecule" / name / "molecule.yml").read_text()) or {}
+        for platform in data.get("platforms", []):
+            assert not platform.get("privileged"), f"{name}: privileged containers fail on these machines"
+        assert (ROOT / "molecule" / name / "converge.yml").exists(), f"{name}: no converge.yml"
+        assert (ROOT / "molecule" / name / "verify.yml").exists() or (ROOT / "molecule" / name / "tests").exists(), \
+            f"{name}: no verifier"

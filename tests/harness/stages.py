@@ -99,7 +99,8 @@ def stage_pytest(name: str, path: str, extra: list[str] | None = None) -> Result
 
 
 def scenarios() -> list[str]:
-    return sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml") if not p.parent.name.startswith("_"))
+    found = (ROOT / "molecule").glob("*/molecule.yml")
+    return sorted(p.parent.name for p in found if not p.parent.name.startswith("_"))
 
 
 def stage_molecule(names: list[str]) -> Result:
@@ -122,7 +123,7 @@ def table(results: list[Result], total: float) -> str:
         rows.append((r.name, "ok" if r.ok else "FAILED", r.seconds, r.detail))
         for c in r.children:
             rows.append((f"  {c.name}", "ok" if c.ok else "FAILED", c.seconds, c.detail))
-    width = max(len(r[0]) for r in rows + [("total", "", 0, "")]) + 2
+    width = max(len(r[0]) for r in [*rows, ("total", "", 0, "")]) + 2
     out = [f"{'stage':<{width}} {'result':<7} {'wall time':>10}  detail", "-" * (width + 40)]
     for name, res, secs, detail in rows:
         out.append(f"{name:<{width}} {res:<7} {fmt(secs):>10}  {detail[:60]}")
@@ -132,7 +133,7 @@ def table(results: list[Result], total: float) -> str:
 
 
 def fmt(secs: float) -> str:
-    m, s = divmod(int(round(secs)), 60)
+    m, s = divmod(round(secs), 60)
     return f"{m}m{s:02d}s" if m else f"{s}s"
 
 

@@ -1,0 +1,201 @@
+"""Unit tests for the traefik role's filters (collections/.../plugins/filter/traefik.py)."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.bizosaas.ops.plugins.filter.traefik import (
+    FilterModule,
+    domain_matches,
+    htpasswd_entries,
+    traefik_certificates_check,
+    traefik_hosts_rule,
+    traefik_labels,
+    traefik_platform_routes,
+    traefik_tls_for,
+    traefik_unique_hosts,
+    valid_domain,
+)
+from passlib.hash import apr_md5_crypt
+
+PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+CERTS = [
+    {"name": "public", "mode": "acme", "domains": ["app.example.com", "www.example.com"]},
+    {"name": "wild", "mode": "acme", "challenge": "dns", "dns_provider": "cloudflare",
+     "dns_credentials": {"CF_DNS_API_TOKEN": "t"}, "domains": ["*.apps.example.com"]},
+    {"name": "byo", "mode": "files", "domains": ["byo.example.com"], "cert": PEM_CERT, "key": PEM_KEY},
+    {"name": "lab", "mode": "selfsigned", "domains": ["lab.example.com"]},
+]
+
+
+def test_filters_are_registered():
+    names = FilterModule().filters()
+    assert {"traefik_labels", "traefik_unique_hosts", "htpasswd_entries", "traefik_tls_for"} <= set(names)
+
+
+def test_labels_swarm_with_resolver_and_middlewares():
+    labels = traefik_labels("bizoholic-frontend", ["Bizoholic.example.com", "www.example.com"], 3000,
+                            certresolver="letsencrypt", middlewares=["bizosaas-security-headers@file"])
+    r = "traefik.http.routers.bizoholic-frontend"
+    assert labels == {
+        "traefik.enable": "true",
+        f"{r}.rule": "Host(`bizoholic.example.com`) || Host(`www.example.com`)",
+        f"{r}.entrypoints": "websecure",
+        f"{r}.service": "bizoholic-frontend",
+        f"{r}.tls": "true",
+        f"{r}.tls.certresolver": "letsencrypt",
+        f"{r}.middlewares": "bizosaas-security-headers@file",
+        "traefik.http.services.bizoholic-frontend.loadbalancer.server.port": "3000",
+        "traefik.swarm.network": "dokploy-network",
+    }
+    assert all(isinstance(v, str) for v in labels.values())
+
+
+def test_labels_docker_provider_and_tls_options_and_priority():
+    labels = traefik_labels("x", "a.example.com", "8080", provider="docker", network="edge",
+                            tls_options="modern@file", priority=10)
+    assert labels["traefik.docker.network"] == "edge"
+    assert "traefik.swarm.network" not in labels
+    assert labels["traefik.http.routers.x.tls.options"] == "modern@file"
+    assert labels["traefik.http.routers.x.priority"] == "10"
+    assert "traefik.http.routers.x.tls.certresolver" not in labels
+
+
+@pytest.mark.parametrize(
+    ("hosts", "resolver"),
+    [(["app.example.com"], "letsencrypt"), (["x.apps.example.com"], "letsencrypt-dns-cloudflare"),
+     (["byo.example.com"], None), (["lab.example.com"], None), (["other.example.org"], None)],
+)
+def test_labels_take_the_resolver_from_the_certificate_groups(hosts, resolver):
+    labels = traefik_labels("r", hosts, 80, certificates=traefik_certificates_check(CERTS, "ops@example.com"))
+    assert labels.get("traefik.http.routers.r.tls.certresolver") == resolver
+    assert labels["traefik.http.routers.r.tls"] == "true"
+
+
+def test_labels_on_web_entrypoint_have_no_tls():
+    labels = traefik_labels("plain", ["a.example.com"], 80, entrypoint="web")
+    assert not any(".tls" in k for k in labels)
+
+
+def test_tls_for_mixed_groups_fails():
+    with pytest.raises(AnsibleFilterError, match="different certificate groups"):
+        traefik_tls_for(["app.example.com", "byo.example.com"], CERTS)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"name": "Bad.Name"}, "router name"), ({"port": 0}, "port"), ({"port": 70000}, "port"),
+     ({"port": "http"}, "port"), ({"hosts": []}, "non-empty"), ({"hosts": ["bad_host!"]}, "not a valid host"),
+     ({"provider": "k8s"}, "provider")],
+)
+def test_labels_reject_bad_input(kwargs, match):
+    args = {"name": "ok", "hosts": ["a.example.com"], "port": 80, **kwargs}
+    with pytest.raises(AnsibleFilterError, match=match):
+        traefik_labels(args.pop("name"), **args)
+
+
+def test_hosts_rule():
+    assert traefik_hosts_rule(["a.example.com"]) == "Host(`a.example.com`)"
+
+
+@pytest.mark.parametrize(
+    ("domain", "ok"),
+    [("example.com", True), ("a.b-c.example.co", True), ("*.example.com", True), ("localhost", True),
+     ("exa mple.com", False), ("-a.example.com", False), ("a..example.com", False), ("example", False),
+     ("*.*.example.com", False), ("example.123", False), ("", False), (None, False)],
+)
+def test_valid_domain(domain, ok):
+    assert valid_domain(domain) is ok
+
+
+def test_wildcard_matching_is_one_level():
+    assert domain_matches("a.example.com", "*.example.com")
+    assert not domain_matches("a.b.example.com", "*.example.com")
+    assert not domain_matches("example.com", "*.example.com")
+
+
+def test_certificates_check_fills_defaults():
+    out = traefik_certificates_check(CERTS, "ops@example.com")
+    assert out[0]["challenge"] == "http" and out[0]["resolver"] == "letsencrypt"
+    assert out[1]["resolver"] == "letsencrypt-dns-cloudflare"
+
+
+@pytest.mark.parametrize(
+    ("group", "email", "match"),
+    [
+        ({"name": "a", "mode": "acme", "domains": ["a.example.com"]}, "", "traefik_acme_email"),
+        ({"name": "a", "mode": "acme", "domains": ["a.example.com"]}, "not-an-email", "traefik_acme_email"),
+        ({"name": "a", "mode": "acme", "domains": ["bad domain"]}, "o@example.com", "invalid domain"),
+        ({"name": "a", "mode": "acme", "domains": ["*.example.com"]}, "o@example.com", "challenge: dns"),
+        ({"name": "a", "mode": "acme", "challenge": "dns", "dns_provider": "cloudflare", "domains": ["*.x.com"]},
+         "o@example.com", "dns_credentials"),
+        ({"name": "a", "mode": "acme", "challenge": "dns", "domains": ["x.com"],
+          "dns_credentials": {"X": "y"}}, "o@example.com", "dns_provider"),
+        ({"name": "a", "mode": "files", "domains": ["a.example.com"], "cert": "nope", "key": PEM_KEY}, "", r"\.cert"),
+        ({"name": "a", "mode": "magic", "domains": ["a.example.com"]}, "", "mode"),
+        ({"name": "A B", "mode": "selfsigned", "domains": ["a.example.com"]}, "", "name"),
+    ],
+)
+def test_certificates_check_rejects(group, email, match):
+    with pytest.raises(AnsibleFilterError, match=match):
+        traefik_certificates_check([group], email)
+
+
+def test_certificates_check_rejects_a_domain_in_two_groups():
+    groups = [{"name": "a", "mode": "selfsigned", "domains": ["x.example.com"]},
+              {"name": "b", "mode": "selfsigned", "domains": ["X.example.com"]}]
+    with pytest.raises(AnsibleFilterError, match="already in certificate group 'a'"):
+        traefik_certificates_check(groups)
+
+
+PLATFORMS = {
+    "bizoholic": {"enabled": True, "services": {"frontend": {"hosts": ["bizoholic.example.com"]},
+                                                "worker": {"hosts": []}}},
+    "coreldove": {"enabled": True, "services": {"frontend": {"hosts": ["coreldove.example.com"]}}},
+    "off": {"enabled": False, "services": {"frontend": {"hosts": ["bizoholic.example.com"]}}},
+}
+
+
+def test_platform_routes_skip_disabled_and_internal():
+    assert traefik_platform_routes(PLATFORMS) == [
+        {"name": "bizoholic/frontend", "hosts": ["bizoholic.example.com"]},
+        {"name": "coreldove/frontend", "hosts": ["coreldove.example.com"]},
+    ]
+
+
+def test_unique_hosts_passes_and_fails_naming_both():
+    routes = [*traefik_platform_routes(PLATFORMS), {"name": "dashboard/traefik", "hosts": ["traefik.example.com"]}]
+    assert traefik_unique_hosts(routes) == routes
+    routes.append({"name": "dashboard/temporal", "hosts": ["Coreldove.example.com"]})
+    with pytest.raises(AnsibleFilterError, match="'coreldove/frontend' and 'dashboard/temporal'"):
+        traefik_unique_hosts(routes)
+
+
+USERS = [{"name": "admin", "password": "correct horse battery"}]
+
+
+def test_htpasswd_reuses_an_entry_that_verifies():
+    first = htpasswd_entries(USERS)
+    assert first[0].startswith("admin:$apr1$")
+    assert htpasswd_entries(USERS, first) == first
+    assert apr_md5_crypt.verify("correct horse battery", first[0].split(":", 1)[1])
+
+
+def test_htpasswd_rehashes_when_the_password_changes():
+    first = htpasswd_entries(USERS)
+    changed = htpasswd_entries([{"name": "admin", "password": "another password"}], first)
+    assert changed != first
+    assert apr_md5_crypt.verify("another password", changed[0].split(":", 1)[1])
+
+
+def test_htpasswd_ignores_garbage_existing_lines():
+    out = htpasswd_entries(USERS, ["admin:not-a-hash", "junk"])
+    assert apr_md5_crypt.verify("correct horse battery", out[0].split(":", 1)[1])
+
+
+@pytest.mark.parametrize("users", [[{"name": "a b", "password": "longenough"}], [{"name": "a", "password": "short"}],
+                                   "admin"])
+def test_htpasswd_rejects_bad_users(users):
+    with pytest.raises(AnsibleFilterError):
+        htpasswd_entries(users)

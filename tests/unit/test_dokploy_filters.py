@@ -105,3 +105,9 @@ def test_ports_must_be_integers():
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"dokploy_version", "dokploy_listeners", "dokploy_port_conflicts"}
+
+
+def test_dockerd_holding_a_port_of_our_ingress_service_is_ours():
+    ss = 'LISTEN 0 4096 *:3000 *:* users:(("dockerd",pid=50,fd=9))\n'
+    assert dokploy_port_conflicts(ss, [3000], [], swarm_ports=[3000]) == []
+    assert dokploy_port_conflicts(ss, [3000], []) == ["port 3000 is held by dockerd (pid 50) on *"]

@@ -88,13 +88,15 @@ def dokploy_port_conflicts(
     containers: list[dict[str, Any]] | None = None,
     cgroups: dict[Any, str] | None = None,
     owned: str = r"^dokploy(-traefik)?(\.\d+\.[0-9a-z]+)?$",
+    swarm_ports: list[int] | None = None,
 ) -> list[str]:
     """Explain every wanted port that something other than Dokploy's own containers holds.
 
     A port is ours when the container behind it (published by docker-proxy or iptables, or the
     container whose cgroup holds the listening process) has a name matching `owned`: the swarm
     task `dokploy.1.<id>` or the `dokploy-traefik` container/service. Returns one message per
-    conflict, naming the process and pid (and the container when there is one).
+    conflict, naming the process and pid (and the container when there is one). `swarm_ports`
+    are the ports our own swarm services publish in ingress mode, where dockerd itself listens.
     """
     try:
         wanted = [int(p) for p in ports]
@@ -108,6 +110,7 @@ def dokploy_port_conflicts(
             by_id[c["Id"]] = names[0] if names else c["Id"][:12]
     published = _published(containers or [])
     cgroups = {int(k): v for k, v in (cgroups or {}).items()}
+    ours_ingress = {int(p) for p in swarm_ports or []}
     problems: list[str] = []
     listeners = dokploy_listeners(ss_output)
     for port in wanted:
@@ -122,6 +125,8 @@ def dokploy_port_conflicts(
                     continue
                 who = ", ".join(foreign_containers) or "a container this role does not manage"
                 problems.append(f"port {port} is held by docker-proxy{pid} for container {who}")
+                continue
+            if row["process"] == "dockerd" and port in ours_ingress:
                 continue
             cid_match = _CONTAINER_ID.findall(cgroups.get(row["pid"] or -1, ""))
             container = by_id.get(cid_match[-1]) if cid_match else None

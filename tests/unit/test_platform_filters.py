@@ -10,14 +10,19 @@ import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.bizosaas.ops.plugins.filter.platforms import (
     FilterModule,
+    analytics_checks,
     check_domain,
+    gate_check,
     platform_domains,
     platform_services,
     platforms_validate,
     required_secrets,
     secret_name,
+    secret_vars,
     selected_platforms,
     selfcheck_diagnose,
+    selfcheck_results,
+    separation_checks,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,8 +34,9 @@ def real_platforms(domain: str = "example.org") -> dict:
     return yaml.safe_load(text)["bizosaas_platforms"]
 
 
-SECRETS = {p: {"postgres": "pw-" + p, "redis": "rd-" + p, "analytics": "an"} for p in
-           ("bizoholic", "coreldove", "management")}
+SECRETS = {
+    p: {"postgres": "pw-" + p, "redis": "rd-" + p, "analytics": "an"} for p in ("bizoholic", "coreldove", "management")
+}
 
 CTX = {
     "registry": "172.28.0.1:5000",
@@ -53,11 +59,16 @@ def test_filter_module_exports():
 
 def test_real_platforms_validate_and_select_all():
     assert platforms_validate(real_platforms(), "example.org", secrets=SECRETS) == [
-        "bizoholic", "coreldove", "management"]
+        "bizoholic",
+        "coreldove",
+        "management",
+    ]
 
 
-@pytest.mark.parametrize("domain", ["", None, "localhost", "http://example.org", "example.org.", "Ex ample.org",
-                                    "*.example.org", "example.org:443"])
+@pytest.mark.parametrize(
+    "domain",
+    ["", None, "localhost", "http://example.org", "example.org.", "Ex ample.org", "*.example.org", "example.org:443"],
+)
 def test_bad_domain_names_the_variable(domain):
     with pytest.raises(AnsibleFilterError, match="bizosaas_domain"):
         check_domain(domain)
@@ -130,8 +141,13 @@ def test_missing_secret_names_the_vault_variable():
     secrets = copy.deepcopy(SECRETS)
     del secrets["coreldove"]["redis"]
     with pytest.raises(AnsibleFilterError, match="vault_redis_coreldove_password is missing from the vault"):
-        platforms_validate(real_platforms(), "example.org", selection=["coreldove"], secrets=secrets,
-                           secret_vars={"coreldove": {"redis": "vault_redis_coreldove_password"}})
+        platforms_validate(
+            real_platforms(),
+            "example.org",
+            selection=["coreldove"],
+            secrets=secrets,
+            secret_vars={"coreldove": {"redis": "vault_redis_coreldove_password"}},
+        )
     # not selected: not needed
     assert platforms_validate(real_platforms(), "example.org", selection=["bizoholic"], secrets=secrets)
 
@@ -140,6 +156,15 @@ def test_required_secrets():
     p = real_platforms()
     assert required_secrets(p["bizoholic"]) == ["postgres", "redis"]
     assert required_secrets(p["management"]) == ["postgres", "redis", "analytics"]
+
+
+def test_secret_vars_follow_the_data_glue():
+    v = secret_vars(real_platforms())
+    assert v["coreldove"] == {
+        "postgres": "vault_postgres_coreldove_password",
+        "redis": "vault_redis_coreldove_password",
+    }
+    assert v["management"]["analytics"] == "vault_postgres_analytics_password"
 
 
 def test_secret_name_is_versioned_and_stable():
@@ -172,12 +197,20 @@ def test_services_networks_and_secrets_are_least_privilege():
 
 def test_overrides_pins_and_analytics():
     p = real_platforms()["management"]
-    ctx = dict(CTX, private_network="bizosaas-management",
-               secret_names={"postgres": "m_pg", "redis": "m_rd", "analytics": "m_an"},
-               overrides={"*": {"image": "bizosaas-kit/probe:1.0.0", "env": {"APP_VERSION": "1"},
-                                "healthcheck": ["CMD", "python3", "/app/probe.py", "--check"]},
-                          "billing-service": {"env": {"APP_VERSION": "2"}, "replicas": 2}},
-               pins={"admin-dashboard": "172.28.0.1:5000/bizosaas-kit/probe:1.0.0@sha256:" + "a" * 64})
+    ctx = dict(
+        CTX,
+        private_network="bizosaas-management",
+        secret_names={"postgres": "m_pg", "redis": "m_rd", "analytics": "m_an"},
+        overrides={
+            "*": {
+                "image": "bizosaas-kit/probe:1.0.0",
+                "env": {"APP_VERSION": "1"},
+                "healthcheck": ["CMD", "python3", "/app/probe.py", "--check"],
+            },
+            "billing-service": {"env": {"APP_VERSION": "2"}, "replicas": 2},
+        },
+        pins={"admin-dashboard": "172.28.0.1:5000/bizosaas-kit/probe:1.0.0@sha256:" + "a" * 64},
+    )
     s = platform_services(p, "management", ctx)
     assert s["billing-service"]["image"] == "172.28.0.1:5000/bizosaas-kit/probe:1.0.0"
     assert s["billing-service"]["env"]["APP_VERSION"] == "2" and s["billing-service"]["replicas"] == 2
@@ -201,7 +234,10 @@ def test_domains_are_the_nine_seed_hosts():
     assert len(hosts) == 9
     assert "store.coreldove.example.org" in hosts and "admin.example.org" in hosts
     assert [r["host"] for r in platform_domains(real_platforms(), ["coreldove"])] == [
-        "admin.coreldove.example.org", "coreldove.example.org", "store.coreldove.example.org"]
+        "admin.coreldove.example.org",
+        "coreldove.example.org",
+        "store.coreldove.example.org",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -218,6 +254,8 @@ def test_domains_are_the_nine_seed_hosts():
         ({"host": "a.example.org", "rc": 0, "http": "200", "dns": [], "expected_ips": ["1.2.3.4"]}, "DNS"),
         ({"host": "a.example.org", "rc": 0, "http": "200", "dns": ["5.6.7.8"], "expected_ips": ["1.2.3.4"]}, "DNS"),
         ({"host": "a.example.org", "rc": 0, "http": "404", "replicas": "0/1"}, "unhealthy service"),
+        ({"host": "a.example.org", "rc": 0, "http": "200", "external_rc": 28}, "firewall"),
+        ({"host": "a.example.org", "rc": 0, "http": "200", "external_rc": 0}, ""),
     ],
 )
 def test_selfcheck_diagnose(result, cause):
@@ -225,3 +263,37 @@ def test_selfcheck_diagnose(result, cause):
     assert verdict["cause"] == cause
     assert verdict["ok"] is (cause == "")
     assert verdict["host"] == "a.example.org"
+
+
+def test_selfcheck_results_zip_registered_loops():
+    probes = [{"item": {"host": "a.example.org", "service": "web"}, "rc": 0, "stdout": "502"}]
+    dns = [{"stdout": "1.2.3.4 STREAM a.example.org\n1.2.3.4 DGRAM\n"}]
+    rows = selfcheck_results(probes, {"services": {"web": {"replicas": "0/1"}}}, dns, [{"rc": 7}], ["1.2.3.4"])
+    assert rows == [
+        {
+            "host": "a.example.org",
+            "rc": 0,
+            "http": "502",
+            "replicas": "0/1",
+            "expected_ips": ["1.2.3.4"],
+            "dns": ["1.2.3.4"],
+            "external_rc": 7,
+        }
+    ]
+    assert selfcheck_diagnose(rows)[0]["cause"] == "unhealthy service"
+
+
+def test_gate_checks():
+    pw = {"bizoholic": "b", "coreldove": "c"}
+    assert gate_check({"name": "coreldove_platform", "owner": "coreldove"}, pw)["password"] == "c"
+    checks = separation_checks(
+        real_platforms(), ["bizoholic", "coreldove", "management"], pw, ["bizoholic", "coreldove"]
+    )
+    assert [(c["label"], c["expect"]) for c in checks] == [
+        ("bizoholic -> bizoholic_platform", "ok"),
+        ("bizoholic -> coreldove_platform", "refused"),
+        ("coreldove -> bizoholic_platform", "refused"),
+        ("coreldove -> coreldove_platform", "ok"),
+    ]
+    a = analytics_checks(real_platforms(), ["bizoholic", "coreldove"], "analytics_reader", "x")
+    assert [c["expect"] for c in a] == ["ok", "refused", "ok", "refused"]

@@ -66,12 +66,14 @@ def _check_host(host: Any, where: str) -> str:
     return host
 
 
-def selected_platforms(platforms: dict[str, Any], selection: Any = None, name: str = "bizosaas_platforms_enabled"
-                       ) -> list[str]:
+def selected_platforms(
+    platforms: dict[str, Any], selection: Any = None, name: str = "bizosaas_platforms_enabled"
+) -> list[str]:
     """The names to deploy: `selection` (validated) or every platform with enabled: true."""
     if not isinstance(platforms, dict) or not platforms:
-        raise _err("bizosaas_platforms: expected a mapping of platform name -> platform data, got "
-                   f"{type(platforms).__name__}")
+        raise _err(
+            f"bizosaas_platforms: expected a mapping of platform name -> platform data, got {type(platforms).__name__}"
+        )
     known = ", ".join(sorted(platforms))
     if selection in (None, "", []):
         return [p for p, d in platforms.items() if (d or {}).get("enabled", True)]
@@ -81,8 +83,10 @@ def selected_platforms(platforms: dict[str, Any], selection: Any = None, name: s
         raise _err(f"{name}: expected a list of platform names, got {selection!r}")
     for p in selection:
         if p not in platforms:
-            raise _err(f"{name}: unknown platform {p!r}; known platforms: {known}. "
-                       "Add it to bizosaas_platforms first, or fix the name.")
+            raise _err(
+                f"{name}: unknown platform {p!r}; known platforms: {known}. "
+                "Add it to bizosaas_platforms first, or fix the name."
+            )
     return list(dict.fromkeys(selection))
 
 
@@ -97,9 +101,16 @@ def required_secrets(platform: dict[str, Any]) -> list[str]:
     return kinds
 
 
-def platforms_validate(platforms: Any, domain: Any = None, selection: Any = None, secrets: Any = None,
-                       secret_vars: Any = None, databases: Any = None, redis_users: Any = None,
-                       selection_name: str = "bizosaas_platforms_enabled") -> list[str]:
+def platforms_validate(
+    platforms: Any,
+    domain: Any = None,
+    selection: Any = None,
+    secrets: Any = None,
+    secret_vars: Any = None,
+    databases: Any = None,
+    redis_users: Any = None,
+    selection_name: str = "bizosaas_platforms_enabled",
+) -> list[str]:
     check_domain(domain)
     chosen = selected_platforms(platforms, selection, selection_name)
     enabled = [p for p, d in platforms.items() if (d or {}).get("enabled", True) or p in chosen]
@@ -108,8 +119,10 @@ def platforms_validate(platforms: Any, domain: Any = None, selection: Any = None
         pdata = platforms[pname] or {}
         where = f"bizosaas_platforms.{pname}"
         if not _NAME.match(pname):
-            raise _err(f"{where}: the platform name must match {_NAME.pattern} (it names a stack, a network, "
-                       "a database role and docker secrets)")
+            raise _err(
+                f"{where}: the platform name must match {_NAME.pattern} (it names a stack, a network, "
+                "a database role and docker secrets)"
+            )
         services = pdata.get("services")
         if not isinstance(services, dict) or not services:
             raise _err(f"{where}.services: a platform needs at least one service")
@@ -129,8 +142,10 @@ def platforms_validate(platforms: Any, domain: Any = None, selection: Any = None
             for h in svc_hosts:
                 _check_host(h, f"{sw}.hosts")
                 if h in hosts:
-                    raise _err(f"{sw}.hosts: {h} is already claimed by {hosts[h]}; two services cannot "
-                               "share a host. Give one of them another host name.")
+                    raise _err(
+                        f"{sw}.hosts: {h} is already claimed by {hosts[h]}; two services cannot "
+                        "share a host. Give one of them another host name."
+                    )
                 hosts[h] = f"{pname}/{sname}"
             uses = svc.get("uses") or []
             if not isinstance(uses, list) or any(u not in USES for u in uses):
@@ -138,22 +153,32 @@ def platforms_validate(platforms: Any, domain: Any = None, selection: Any = None
             if "postgres" in uses or "analytics" in uses:
                 db = svc.get("database", pdata.get("database"))
                 if not db:
-                    raise _err(f"{sw}.uses: postgres, but {where}.database is not set: the service references "
-                               "an undefined database. Set the platform's database or drop 'postgres'.")
+                    raise _err(
+                        f"{sw}.uses: postgres, but {where}.database is not set: the service references "
+                        "an undefined database. Set the platform's database or drop 'postgres'."
+                    )
                 if databases and db not in databases:
-                    raise _err(f"{sw}: references database {db!r}, which the data layer does not define "
-                               f"(known: {', '.join(sorted(databases))}).")
+                    raise _err(
+                        f"{sw}: references database {db!r}, which the data layer does not define "
+                        f"(known: {', '.join(sorted(databases))})."
+                    )
             if "redis" in uses:
                 user = svc.get("redis_user", pname)
                 if not pdata.get("redis_prefix"):
-                    raise _err(f"{sw}.uses: redis, but {where}.redis_prefix is not set: the service references "
-                               "an undefined Redis user. Set the platform's redis_prefix or drop 'redis'.")
+                    raise _err(
+                        f"{sw}.uses: redis, but {where}.redis_prefix is not set: the service references "
+                        "an undefined Redis user. Set the platform's redis_prefix or drop 'redis'."
+                    )
                 if redis_users and user not in redis_users:
-                    raise _err(f"{sw}: references Redis user {user!r}, which the data layer does not define "
-                               f"(known: {', '.join(sorted(redis_users))}).")
+                    raise _err(
+                        f"{sw}: references Redis user {user!r}, which the data layer does not define "
+                        f"(known: {', '.join(sorted(redis_users))})."
+                    )
             if "temporal" in uses and not pdata.get("temporal_namespace"):
-                raise _err(f"{sw}.uses: temporal, but {where}.temporal_namespace is empty: set the namespace "
-                           "or drop 'temporal'.")
+                raise _err(
+                    f"{sw}.uses: temporal, but {where}.temporal_namespace is empty: set the namespace "
+                    "or drop 'temporal'."
+                )
     if secrets is not None:
         for pname in chosen:
             for kind in required_secrets(platforms[pname] or {}):
@@ -168,6 +193,22 @@ def platforms_validate(platforms: Any, domain: Any = None, selection: Any = None
     return chosen
 
 
+def secret_vars(platforms: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """{platform: {kind: vault variable}} for every platform, following the data glue's names
+    (group_vars/all/data.yml): vault_postgres_<owner>_password, vault_redis_<platform>_password,
+    vault_postgres_analytics_password."""
+    out: dict[str, dict[str, str]] = {}
+    for pname, pdata in (platforms or {}).items():
+        pdata = pdata or {}
+        names = {
+            "postgres": f"vault_postgres_{pdata.get('owner', pname)}_password",
+            "redis": f"vault_redis_{pname}_password",
+            "analytics": "vault_postgres_analytics_password",
+        }
+        out[pname] = {k: names[k] for k in required_secrets(pdata)}
+    return out
+
+
 def secret_name(platform: str, kind: str, value: str, length: int = 10) -> str:
     """A versioned docker secret name: a new value gives a new name, so rotation rolls the services
     (docker secrets are immutable). The suffix hashes the name with the value; it reveals nothing
@@ -176,6 +217,21 @@ def secret_name(platform: str, kind: str, value: str, length: int = 10) -> str:
         raise _err(f"secret {platform}/{kind}: empty value")
     digest = hashlib.sha256(f"{platform}\0{kind}\0{value}".encode()).hexdigest()[:length]
     return f"{platform}_{kind}_{digest}"
+
+
+def secret_names(values: dict[str, str], platform: str) -> dict[str, str]:
+    """{kind: value} -> {kind: versioned docker secret name}."""
+    return {kind: secret_name(platform, kind, value) for kind, value in (values or {}).items()}
+
+
+def _analytics_databases(ctx: dict[str, Any], name: str) -> list[str]:
+    if ctx.get("analytics_databases") is not None:
+        return list(ctx["analytics_databases"])
+    return [
+        d["database"]
+        for p, d in (ctx.get("all_platforms") or {}).items()
+        if p != name and (d or {}).get("enabled", True) and (d or {}).get("database")
+    ]
 
 
 def platform_services(platform: dict[str, Any], name: str, ctx: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -223,33 +279,41 @@ def platform_services(platform: dict[str, Any], name: str, ctx: dict[str, Any]) 
             return f"/run/secrets/{target}"
 
         if "postgres" in uses or "analytics" in uses:
-            env.update({
-                "PGHOST": str(ctx["postgres_host"]),
-                "PGPORT": str(ctx.get("postgres_port", 5432)),
-                "PGDATABASE": str(svc.get("database", platform.get("database"))),
-                "PGUSER": str(svc.get("database_user", ctx.get("postgres_user") or name)),
-                "PGPASSWORD_FILE": mount("postgres"),
-                "PGCONNECT_TIMEOUT": "5",
-            })
+            env.update(
+                {
+                    "PGHOST": str(ctx["postgres_host"]),
+                    "PGPORT": str(ctx.get("postgres_port", 5432)),
+                    "PGDATABASE": str(svc.get("database", platform.get("database"))),
+                    "PGUSER": str(svc.get("database_user", platform.get("owner", name))),
+                    "PGPASSWORD_FILE": mount("postgres"),
+                    "PGCONNECT_TIMEOUT": "5",
+                }
+            )
         if "analytics" in uses:
-            env.update({
-                "ANALYTICS_PGUSER": str(ctx["analytics_role"]),
-                "ANALYTICS_PGPASSWORD_FILE": mount("analytics"),
-                "ANALYTICS_DATABASES": ",".join(ctx.get("analytics_databases") or []),
-            })
+            env.update(
+                {
+                    "ANALYTICS_PGUSER": str(ctx["analytics_role"]),
+                    "ANALYTICS_PGPASSWORD_FILE": mount("analytics"),
+                    "ANALYTICS_DATABASES": ",".join(_analytics_databases(ctx, name)),
+                }
+            )
         if "redis" in uses:
-            env.update({
-                "REDIS_HOST": str(ctx["redis_host"]),
-                "REDIS_PORT": str(ctx.get("redis_port", 6379)),
-                "REDIS_USER": str(svc.get("redis_user", name)),
-                "REDIS_PASSWORD_FILE": mount("redis"),
-                "REDIS_PREFIX": str(platform.get("redis_prefix", "")),
-            })
+            env.update(
+                {
+                    "REDIS_HOST": str(ctx["redis_host"]),
+                    "REDIS_PORT": str(ctx.get("redis_port", 6379)),
+                    "REDIS_USER": str(svc.get("redis_user", name)),
+                    "REDIS_PASSWORD_FILE": mount("redis"),
+                    "REDIS_PREFIX": str(platform.get("redis_prefix", "")),
+                }
+            )
         if "temporal" in uses:
-            env.update({
-                "TEMPORAL_ADDRESS": str(ctx["temporal_address"]),
-                "TEMPORAL_NAMESPACE": str(platform.get("temporal_namespace", "")),
-            })
+            env.update(
+                {
+                    "TEMPORAL_ADDRESS": str(ctx["temporal_address"]),
+                    "TEMPORAL_NAMESPACE": str(platform.get("temporal_namespace", "")),
+                }
+            )
         env.update({k: str(v) for k, v in (svc.get("env") or {}).items()})
         env.update({k: str(v) for k, v in (ov.get("env") or {}).items()})
         health = ov.get("healthcheck") or svc.get("healthcheck") or defaults.get("healthcheck")
@@ -268,8 +332,9 @@ def platform_services(platform: dict[str, Any], name: str, ctx: dict[str, Any]) 
             "replicas": int(ov.get("replicas", svc.get("replicas", defaults.get("replicas", 1)))),
             "cpus": str(ov.get("cpus", svc.get("cpus", defaults.get("cpus", "0.5")))),
             "memory": str(ov.get("memory", svc.get("memory", defaults.get("memory", "256M")))),
-            "reserve_memory": str(ov.get("reserve_memory", svc.get("reserve_memory",
-                                                                    defaults.get("reserve_memory", "32M")))),
+            "reserve_memory": str(
+                ov.get("reserve_memory", svc.get("reserve_memory", defaults.get("reserve_memory", "32M")))
+            ),
         }
     return out
 
@@ -284,6 +349,66 @@ def platform_domains(platforms: dict[str, Any], selection: Any = None) -> list[d
     return sorted(rows, key=lambda r: (r["platform"], r["host"]))
 
 
+def gate_check(database: dict[str, Any], passwords: dict[str, str]) -> dict[str, Any]:
+    """A psql check: the database's owner connects to it (phase 1 gate)."""
+    owner = database.get("owner")
+    return {
+        "label": f"{owner} -> {database.get('name')}",
+        "user": owner,
+        "password": (passwords or {}).get(owner, ""),
+        "database": database.get("name"),
+        "expect": "ok",
+    }
+
+
+def separation_checks(
+    platforms: dict[str, Any], selected: list[str], passwords: dict[str, str], names: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """psql checks: each platform's owner reaches its own database and is refused every other one."""
+    chosen = [p for p in (names or selected) if p in selected and (platforms[p] or {}).get("database")]
+    checks = []
+    for a in chosen:
+        owner = platforms[a].get("owner", a)
+        for b in chosen:
+            checks.append(
+                {
+                    "label": f"{owner} -> {platforms[b]['database']}",
+                    "user": owner,
+                    "password": (passwords or {}).get(owner, ""),
+                    "database": platforms[b]["database"],
+                    "expect": "ok" if a == b else "refused",
+                }
+            )
+    return checks
+
+
+def analytics_checks(platforms: dict[str, Any], selected: list[str], role: str, password: str) -> list[dict[str, Any]]:
+    """psql checks: the analytics role reads every platform database and cannot write to any."""
+    checks = []
+    for p in selected:
+        db = (platforms[p] or {}).get("database")
+        if not db:
+            continue
+        base = {"user": role, "password": password or "", "database": db}
+        checks.append(
+            {
+                **base,
+                "label": f"{role} reads {db}",
+                "expect": "ok",
+                "sql": "SELECT count(*) FROM information_schema.tables",
+            }
+        )
+        checks.append(
+            {
+                **base,
+                "label": f"{role} cannot write {db}",
+                "expect": "refused",
+                "sql": "CREATE TABLE public.bizosaas_gate_write_probe (x int)",
+            }
+        )
+    return checks
+
+
 # curl exit codes -> the likely cause, for the post-deploy self-check
 _CURL_CAUSE = {
     6: ("DNS", "the name does not resolve"),
@@ -294,6 +419,34 @@ _CURL_CAUSE = {
     58: ("certificate", "the client certificate setup is wrong"),
     60: ("certificate", "the certificate is not trusted (self-signed, expired or ACME staging)"),
 }
+
+
+def selfcheck_results(
+    probes: list[dict[str, Any]],
+    status: dict[str, Any] | None = None,
+    dns: list[dict[str, Any]] | None = None,
+    external: list[dict[str, Any]] | None = None,
+    expected_ips: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Zip the registered loop results of the self-check tasks into selfcheck_diagnose's input."""
+    services = (status or {}).get("services") or {}
+    out = []
+    for i, p in enumerate(probes or []):
+        item = p.get("item") or {}
+        row: dict[str, Any] = {
+            "host": item.get("host"),
+            "rc": p.get("rc", 0),
+            "http": p.get("stdout", ""),
+            "replicas": (services.get(item.get("service")) or {}).get("replicas", ""),
+            "expected_ips": expected_ips or [],
+        }
+        if dns:
+            lines = (dns[i].get("stdout") or "").splitlines()
+            row["dns"] = sorted({ln.split()[0] for ln in lines if ln.strip()})
+        if external:
+            row["external_rc"] = external[i].get("rc", 0)
+        out.append(row)
+    return out
 
 
 def selfcheck_diagnose(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -321,6 +474,14 @@ def selfcheck_diagnose(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif dns is not None and expected and not (set(dns) & expected):
             ips = ", ".join(sorted(expected))
             cause, detail = "DNS", f"{host} resolves to {', '.join(dns)}, not to this VPS ({ips})"
+        elif rc == 0 and 200 <= code < 300 and r.get("external_rc") not in (None, 0):
+            cause, detail = (
+                "firewall",
+                (
+                    f"{host} answers on the host but not from outside (curl exit {r['external_rc']}): "
+                    "open 443 in the firewall / the provider's security group"
+                ),
+            )
         elif rc in _CURL_CAUSE:
             cause, detail = _CURL_CAUSE[rc]
         elif rc != 0:
@@ -346,8 +507,14 @@ class FilterModule:
             "platforms_selected": selected_platforms,
             "platform_required_secrets": required_secrets,
             "platform_secret_name": secret_name,
+            "platform_secret_vars": secret_vars,
+            "platform_secret_names": secret_names,
             "platform_services": platform_services,
             "platform_domains": platform_domains,
             "platform_selfcheck_diagnose": selfcheck_diagnose,
+            "platform_selfcheck_results": selfcheck_results,
+            "platform_gate_check": gate_check,
+            "platform_separation_checks": separation_checks,
+            "platform_analytics_checks": analytics_checks,
             "bizosaas_domain_check": check_domain,
         }

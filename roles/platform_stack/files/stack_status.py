@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Report (and optionally wait for) the state of a Swarm stack's services, as JSON.
+
+    stack_status.py STACK [--wait SECONDS]
+
+For each service: the image it runs (with digest), its update state, running/desired tasks and
+its container IDs. With --wait, polls until every service has finished updating (completed,
+rolled back or paused) and runs its desired number of healthy tasks, or until the timeout.
+"result" is ok, rolled_back, paused, timeout or empty (no services). Read-only: it never changes
+anything. Runs on the manager with the docker CLI and the Python standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+DONE = {"completed", "rollback_completed", "paused", "rollback_paused"}
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], check=True, text=True, capture_output=True).stdout
+
+
+def status(stack: str) -> dict:
+    ids = docker("service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack}").split()
+    services: dict[str, dict] = {}
+    if not ids:
+        return {"stack": stack, "services": services, "result": "empty"}
+    for svc in json.loads(docker("service", "inspect", *ids)):
+        spec = svc["Spec"]
+        name = spec["Name"]
+        short = name[len(stack) + 1 :] if name.startswith(f"{stack}_") else name
+        desired = spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 1)
+        update = (svc.get("UpdateStatus") or {}).get("State", "")
+        tasks = docker(
+            "service", "ps", "--no-trunc", "--filter", "desired-state=running",
+            "--format", "{{.CurrentState}}|{{.ID}}", name,
+        ).split()
+        running = [t for t in tasks if t.startswith("Running")]
+        containers: list[str] = []
+        for line in docker(
+            "ps", "-q", "--no-trunc", "--filter", f"label=com.docker.swarm.service.name={name}"
+        ).split():
+            containers.append(line)
+        services[short] = {
+            "name": name,
+            "image": spec["TaskTemplate"]["ContainerSpec"]["Image"],
+            "update_state": update,
+            "update_message": (svc.get("UpdateStatus") or {}).get("Message", ""),
+            "running": len(running),
+            "desired": desired,
+            "replicas": f"{len(running)}/{desired}",
+            "containers": sorted(containers),
+        }
+    states = {s["update_state"] for s in services.values()}
+    if states & {"rollback_completed", "rollback_paused", "rollback_started"}:
+        result = "rolled_back"
+    elif "paused" in states:
+        result = "paused"
+    else:
+        result = "ok"
+    return {"stack": stack, "services": services, "result": result}
+
+
+def settled(st: dict) -> bool:
+    return all(
+        (s["update_state"] in DONE or s["update_state"] == "") and s["running"] == s["desired"]
+        for s in st["services"].values()
+    )
+
+
+def main(argv: list[str]) -> int:
+    stack = argv[0]
+    wait = float(argv[2]) if len(argv) > 2 and argv[1] == "--wait" else 0.0
+    deadline = time.monotonic() + wait
+    st = status(stack)
+    # A fresh `docker stack deploy` may not have registered the update yet: give it a moment.
+    if wait:
+        time.sleep(2)
+        st = status(stack)
+        while not settled(st) and time.monotonic() < deadline:
+            time.sleep(2)
+            st = status(stack)
+        if not settled(st):
+            st["result"] = "timeout"
+    print(json.dumps(st, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

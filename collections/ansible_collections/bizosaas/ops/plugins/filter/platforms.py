@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -70,7 +71,7 @@ def selected_platforms(
     platforms: dict[str, Any], selection: Any = None, name: str = "bizosaas_platforms_enabled"
 ) -> list[str]:
     """The names to deploy: `selection` (validated) or every platform with enabled: true."""
-    if not isinstance(platforms, dict) or not platforms:
+    if not isinstance(platforms, Mapping) or not platforms:
         raise _err(
             f"bizosaas_platforms: expected a mapping of platform name -> platform data, got {type(platforms).__name__}"
         )
@@ -79,7 +80,7 @@ def selected_platforms(
         return [p for p, d in platforms.items() if (d or {}).get("enabled", True)]
     if isinstance(selection, str):
         selection = [s for s in re.split(r"[,\s]+", selection) if s]
-    if not isinstance(selection, list):
+    if not isinstance(selection, Sequence):
         raise _err(f"{name}: expected a list of platform names, got {selection!r}")
     for p in selection:
         if p not in platforms:
@@ -124,20 +125,20 @@ def platforms_validate(
                 "a database role and docker secrets)"
             )
         services = pdata.get("services")
-        if not isinstance(services, dict) or not services:
+        if not isinstance(services, Mapping) or not services:
             raise _err(f"{where}.services: a platform needs at least one service")
         for sname, svc in services.items():
             sw = f"{where}.services.{sname}"
             if not _SERVICE.match(str(sname)):
                 raise _err(f"{sw}: the service name must match {_SERVICE.pattern}")
-            if not isinstance(svc, dict):
+            if not isinstance(svc, Mapping):
                 raise _err(f"{sw}: expected a mapping (image, port, hosts, uses), got {svc!r}")
             parse_image(svc.get("image"), f"{sw}.image")
             port = svc.get("port")
             if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
                 raise _err(f"{sw}.port: {port!r} is not a TCP port (1-65535)")
             svc_hosts = svc.get("hosts") or []
-            if not isinstance(svc_hosts, list):
+            if not isinstance(svc_hosts, Sequence) or isinstance(svc_hosts, str):
                 raise _err(f"{sw}.hosts: expected a list of host names, got {svc_hosts!r}")
             for h in svc_hosts:
                 _check_host(h, f"{sw}.hosts")
@@ -148,7 +149,7 @@ def platforms_validate(
                     )
                 hosts[h] = f"{pname}/{sname}"
             uses = svc.get("uses") or []
-            if not isinstance(uses, list) or any(u not in USES for u in uses):
+            if not isinstance(uses, Sequence) or isinstance(uses, str) or any(u not in USES for u in uses):
                 raise _err(f"{sw}.uses: {uses!r}; each entry must be one of {', '.join(USES)}")
             if "postgres" in uses or "analytics" in uses:
                 db = svc.get("database", pdata.get("database"))

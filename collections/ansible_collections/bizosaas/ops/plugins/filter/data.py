@@ -1,0 +1,370 @@
+"""Filters for the shared data services (postgres, redis, temporal roles and their glue).
+
+Pure functions: derive the roles' plain lists from ``bizosaas_platforms``, check those lists
+(returning human-readable errors that name the variable to fix), tune Postgres from the host's
+memory, compute SCRAM-SHA-256 verifiers controller-side, and render the Redis ACL file with
+SHA-256 password hashes only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import stringprep
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+DOCUMENTATION = r"""
+name: data
+short_description: Data-service filters (derive, validate, tune, hash)
+description:
+  - C(platform_databases), C(platform_redis_users), C(platform_namespaces) derive the roles' lists
+    from C(bizosaas_platforms).
+  - C(secret_entries) attaches passwords (from the vault) to names.
+  - C(postgres_input_errors), C(redis_input_errors), C(temporal_input_errors) return a list of
+    errors, each naming the variable to fix; empty when the input is valid.
+  - C(pg_tuning) computes memory settings from C(memtotal_mb).
+  - C(scram_sha256) returns a PostgreSQL SCRAM-SHA-256 verifier; the salt is derived from the role
+    and password with PBKDF2, so reruns are idempotent; a current verifier that already matches the
+    password is returned unchanged.
+  - C(redis_acl) renders a Redis ACL file with C(#<sha256>) password hashes.
+"""
+
+IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+RESERVED_DBS = {"postgres", "template0", "template1"}
+RESERVED_ROLES = {"postgres", "public", "none", "current_user", "session_user", "current_role"}
+REDIS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+REDIS_PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$")
+SCRAM = re.compile(r"^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$")
+
+
+def _need_mapping(value: Any, name: str) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise AnsibleFilterError(f"{name} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# derive
+# ---------------------------------------------------------------------------------------------
+def platform_databases(platforms: Mapping, shared: Sequence | None = None) -> list[dict]:
+    """One database per enabled platform (owner = platform name unless it sets ``owner``), plus
+    the shared databases. Databases of ``shared`` that have the same owner may share it."""
+    platforms = _need_mapping(platforms, "bizosaas_platforms")
+    out: list[dict] = []
+    for pname, p in platforms.items():
+        p = _need_mapping(p, f"bizosaas_platforms.{pname}")
+        if not p.get("enabled", True) or not p.get("database"):
+            continue
+        out.append({
+            "name": p["database"],
+            "owner": p.get("owner", pname),
+            "extensions": list(p.get("extensions") or []),
+            "allow_shared_owner": bool(p.get("allow_shared_owner", False)),
+            "readonly_access": True,
+            "source": f"bizosaas_platforms.{pname}.database",
+        })
+    for i, d in enumerate(shared or []):
+        d = _need_mapping(d, f"bizosaas_shared_databases[{i}]")
+        owners = [x.get("owner") for x in shared or [] if isinstance(x, Mapping)]
+        out.append({
+            "name": d.get("name"),
+            "owner": d.get("owner"),
+            "extensions": list(d.get("extensions") or []),
+            # shared databases of one owner (temporal_system + temporal_visibility) may share it
+            "allow_shared_owner": bool(d.get("allow_shared_owner", owners.count(d.get("owner")) > 1)),
+            "readonly_access": bool(d.get("readonly_access", False)),
+            "source": f"bizosaas_shared_databases[{i}].name",
+        })
+    return out
+
+
+def platform_redis_users(platforms: Mapping) -> list[dict]:
+    platforms = _need_mapping(platforms, "bizosaas_platforms")
+    return [
+        {"name": pname, "prefix": p.get("redis_prefix", ""), "source": f"bizosaas_platforms.{pname}.redis_prefix"}
+        for pname, p in platforms.items()
+        if p.get("enabled", True) and p.get("redis_prefix") is not None
+    ]
+
+
+def platform_namespaces(platforms: Mapping) -> list[dict]:
+    platforms = _need_mapping(platforms, "bizosaas_platforms")
+    return [
+        {"name": p["temporal_namespace"], "platform": pname}
+        for pname, p in platforms.items()
+        if p.get("enabled", True) and p.get("temporal_namespace")
+    ]
+
+
+def secret_entries(entries: Sequence, values: Sequence, pattern: str) -> list[dict]:
+    """Zip names (or dicts with ``name``) with their secrets: ``pattern`` names the variable the
+    value came from (``vault_redis_{}_password``), for error messages."""
+    entries, values = list(entries or []), list(values or [])
+    if len(entries) != len(values):
+        raise AnsibleFilterError(f"secret_entries: {len(entries)} names but {len(values)} values")
+    out = []
+    for e, v in zip(entries, values, strict=True):
+        item = dict(e) if isinstance(e, Mapping) else {"name": e}
+        item["password"] = "" if v is None else str(v)
+        item["password_var"] = pattern.format(item["name"])
+        out.append(item)
+    return out
+
+
+def unique_by(items: Sequence, key: str = "name") -> list[dict]:
+    """Keep the first item of each ``key`` value (owners of several databases -> one role)."""
+    seen: set = set()
+    out = []
+    for it in items or []:
+        if it.get(key) not in seen:
+            seen.add(it.get(key))
+            out.append(it)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# validate: each returns a list of errors naming the variable to fix
+# ---------------------------------------------------------------------------------------------
+def _where(item: Mapping, var: str, i: int, field: str = "name") -> str:
+    return f"{var}[{i}].{field}" + (f" (from {item['source']})" if item.get("source") else "")
+
+
+def postgres_input_errors(databases: Sequence, users: Sequence, readonly_roles: Sequence | None = None) -> list[str]:
+    errs: list[str] = []
+    names: dict[str, str] = {}
+    owners: dict[str, list[int]] = {}
+    for i, d in enumerate(databases or []):
+        if not isinstance(d, Mapping):
+            errs.append(f"postgres_databases[{i}] must be a mapping with name and owner")
+            continue
+        name, owner = d.get("name"), d.get("owner")
+        where = _where(d, "postgres_databases", i)
+        if not isinstance(name, str) or not IDENT.match(name) or name in RESERVED_DBS:
+            errs.append(f"{where}: {name!r} is not a valid database identifier (lowercase letters, digits and _, "
+                        "starting with a letter or _, at most 63 characters; not postgres/template0/template1)")
+        elif name in names:
+            errs.append(f"{where}: duplicate database name {name!r} (also {names[name]})")
+        else:
+            names[name] = where
+        if not isinstance(owner, str) or not IDENT.match(owner) or owner in RESERVED_ROLES or owner.startswith("pg_"):
+            errs.append(f"{_where(d, 'postgres_databases', i, 'owner')}: {owner!r} is not a valid role identifier")
+        else:
+            owners.setdefault(owner, []).append(i)
+        for ext in d.get("extensions") or []:
+            if not isinstance(ext, str) or not re.match(r"^[a-z_][a-z0-9_-]{0,62}$", ext):
+                where_ext = _where(d, "postgres_databases", i, "extensions")
+                errs.append(f"{where_ext}: {ext!r} is not a valid extension name")
+    for owner, idx in owners.items():
+        if len(idx) > 1 and not all(databases[i].get("allow_shared_owner") for i in idx):
+            dbs = ", ".join(f"{databases[i].get('name')} ({databases[i].get('source', 'postgres_databases')})"
+                            for i in idx)
+            errs.append(f"postgres_databases: owner role {owner!r} is shared by {dbs}; give each platform its own "
+                        "owner, or set allow_shared_owner: true on every database that shares it")
+    user_names = set()
+    for i, u in enumerate(users or []):
+        label = u.get("password_var") or f"postgres_users[{i}].password"
+        user_names.add(u.get("name"))
+        if not u.get("password"):
+            errs.append(f"{label} is missing or empty: the password of Postgres role {u.get('name')!r} comes from the "
+                        f"vault (postgres_users[{i}].password)")
+    for owner in owners:
+        if owner not in user_names:
+            errs.append(f"postgres_users: no entry (and no password) for owner role {owner!r}")
+    for i, r in enumerate(readonly_roles or []):
+        name = r.get("name")
+        if not isinstance(name, str) or not IDENT.match(name) or name in owners:
+            errs.append(f"postgres_readonly_roles[{i}].name: {name!r} is not a valid role identifier distinct from "
+                        "every owner role")
+        if not r.get("password"):
+            errs.append(f"{r.get('password_var') or f'postgres_readonly_roles[{i}].password'} is missing or empty: the "
+                        f"password of read-only role {name!r} comes from the vault")
+        for db in r.get("databases") or []:
+            if db not in names:
+                errs.append(f"postgres_readonly_roles[{i}].databases: {db!r} is not in postgres_databases")
+    return errs
+
+
+def redis_input_errors(users: Sequence, default_password: str = "", default_password_var: str = "") -> list[str]:
+    errs: list[str] = []
+    if not default_password:
+        errs.append(f"{default_password_var or 'redis_default_password'} is missing or empty: the Redis default "
+                    "(admin) user needs a password, unauthenticated access is never allowed")
+    seen: dict[str, int] = {}
+    prefixes: list[tuple[str, str]] = []
+    for i, u in enumerate(users or []):
+        name, prefix = u.get("name"), u.get("prefix")
+        where = f"redis_users[{i}]" + (f" (from {u['source']})" if u.get("source") else "")
+        if not isinstance(name, str) or not REDIS_NAME.match(name) or name == "default":
+            errs.append(f"{where}.name: {name!r} is not a valid ACL user name")
+        elif name in seen:
+            errs.append(f"{where}.name: duplicate Redis user {name!r}")
+        else:
+            seen[name] = i
+        if not isinstance(prefix, str) or not REDIS_PREFIX.match(prefix):
+            errs.append(f"{where}.prefix: {prefix!r} is not a valid key prefix (letters, digits, _ . : -; no glob "
+                        "characters)")
+        else:
+            for other_name, other in prefixes:
+                if prefix.startswith(other) or other.startswith(prefix):
+                    errs.append(f"{where}.prefix: key prefix {prefix!r} of {name!r} overlaps {other!r} of "
+                                f"{other_name!r}: one user could read the other's keys")
+            prefixes.append((str(name), prefix))
+        if not u.get("password"):
+            errs.append(f"{u.get('password_var') or f'redis_users[{i}].password'} is missing or empty: the password "
+                        f"of Redis user {name!r} comes from the vault")
+    return errs
+
+
+def temporal_input_errors(namespaces: Sequence, platforms: Sequence | None = None) -> list[str]:
+    errs: list[str] = []
+    known = set(platforms or [])
+    seen: set = set()
+    for i, ns in enumerate(namespaces or []):
+        name, platform = ns.get("name"), ns.get("platform")
+        if not isinstance(name, str) or not NAMESPACE.match(name):
+            errs.append(f"temporal_namespaces[{i}].name: {name!r} is not a valid namespace name")
+        elif name in seen:
+            errs.append(f"temporal_namespaces[{i}].name: duplicate namespace {name!r}")
+        seen.add(name)
+        if known and platform not in known:
+            errs.append(f"temporal_namespaces[{i}].platform: namespace {name!r} is for unknown platform {platform!r} "
+                        f"(known: {', '.join(sorted(known))})")
+        ret = ns.get("retention", "72h")
+        if not re.match(r"^[0-9]+[hd]$", str(ret)):
+            errs.append(f"temporal_namespaces[{i}].retention: {ret!r} is not a duration like 72h or 30d")
+    return errs
+
+
+# ---------------------------------------------------------------------------------------------
+# Postgres tuning and SCRAM
+# ---------------------------------------------------------------------------------------------
+def pg_tuning(memtotal_mb: int, fraction: float = 0.5, max_connections: int = 200) -> dict[str, str]:
+    """pgtune-like memory settings for a Postgres that gets ``fraction`` of the host's memory."""
+    try:
+        mem = int(int(memtotal_mb) * float(fraction))
+    except (TypeError, ValueError) as e:
+        raise AnsibleFilterError(f"pg_tuning: memtotal_mb and fraction must be numbers: {e}") from e
+    if mem < 128:
+        raise AnsibleFilterError(f"pg_tuning: {mem} MB for Postgres is too little (memtotal_mb * fraction >= 128)")
+    shared = max(32, mem // 4)
+    work = max(4, (mem - shared) // (int(max_connections) * 3))
+    return {
+        "max_connections": str(int(max_connections)),
+        "shared_buffers": f"{shared}MB",
+        "effective_cache_size": f"{mem * 3 // 4}MB",
+        "maintenance_work_mem": f"{min(2048, max(16, mem // 16))}MB",
+        "work_mem": f"{work}MB",
+        "wal_buffers": f"{min(16, max(1, shared // 32))}MB",
+    }
+
+
+def pg_args(settings: Mapping) -> list[str]:
+    """``postgres -c k=v ...`` in a stable (sorted) order, so the service spec is idempotent."""
+    settings = _need_mapping(settings, "postgres settings")
+    args = ["postgres"]
+    for k in sorted(settings):
+        if not re.match(r"^[a-z_][a-z0-9_.]*$", str(k)):
+            raise AnsibleFilterError(f"postgres_settings: {k!r} is not a setting name")
+        args += ["-c", f"{k}={settings[k]}"]
+    return args
+
+
+_PROHIBITED = (stringprep.in_table_c12, stringprep.in_table_c21_c22, stringprep.in_table_c3,
+               stringprep.in_table_c4, stringprep.in_table_c5, stringprep.in_table_c6,
+               stringprep.in_table_c7, stringprep.in_table_c8, stringprep.in_table_c9)
+
+
+def saslprep(password: str) -> bytes:
+    """PostgreSQL's pg_saslprep: SASLprep (RFC 4013) when it succeeds, else the raw UTF-8 bytes."""
+    raw = password.encode("utf-8")
+    if password.isascii():
+        return raw
+    mapped = "".join(" " if stringprep.in_table_c12(c) else c for c in password if not stringprep.in_table_b1(c))
+    norm = unicodedata.normalize("NFKC", mapped)
+    if not norm:
+        return raw
+    if any(check(c) for c in norm for check in _PROHIBITED):
+        return raw
+    has_ral = any(stringprep.in_table_d1(c) for c in norm)
+    if has_ral and (any(stringprep.in_table_d2(c) for c in norm)
+                    or not stringprep.in_table_d1(norm[0]) or not stringprep.in_table_d1(norm[-1])):
+        return raw
+    return norm.encode("utf-8")
+
+
+def _verifier(password: str, salt: bytes, iterations: int) -> tuple[bytes, bytes]:
+    salted = hashlib.pbkdf2_hmac("sha256", saslprep(password), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    return stored_key, server_key
+
+
+def scram_matches(verifier: str | None, password: str) -> bool:
+    m = SCRAM.match(verifier or "")
+    if not m:
+        return False
+    stored, server = _verifier(password, base64.b64decode(m.group(2)), int(m.group(1)))
+    return hmac.compare_digest(stored, base64.b64decode(m.group(3))) and hmac.compare_digest(
+        server, base64.b64decode(m.group(4)))
+
+
+def scram_sha256(password: str, role: str, current: str | None = None, iterations: int = 4096) -> str:
+    """A SCRAM-SHA-256 verifier for ``password``. ``current`` (pg_authid.rolpassword) is returned
+    as is when it already verifies the password. Otherwise the salt is PBKDF2(password, role),
+    deterministic (idempotent reruns) and as costly to attack as the verifier itself."""
+    if not isinstance(password, str) or not password:
+        raise AnsibleFilterError(f"scram_sha256: the password of role {role!r} is empty")
+    if current and scram_matches(current, password):
+        return current
+    salt = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), b"bizosaas-ops scram salt:" + role.encode(),
+                               iterations, dklen=16)
+    stored, server = _verifier(password, salt, iterations)
+    b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored)}:{b64(server)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Redis ACL
+# ---------------------------------------------------------------------------------------------
+def redis_acl(users: Sequence, default_password: str, categories: Sequence | None = None) -> str:
+    """The ACL file: the default user (admin) with a password, one user per platform limited to
+    its key prefix and channel prefix. Only SHA-256 hashes of passwords are written."""
+    if not default_password:
+        raise AnsibleFilterError("redis_acl: redis_default_password is empty")
+    cats = " ".join(categories or ["-@all", "+@read", "+@write", "+@keyspace", "+@connection",
+                                   "+@transaction", "+@pubsub", "-@dangerous"])
+    sha = lambda p: hashlib.sha256(p.encode("utf-8")).hexdigest()  # noqa: E731
+    lines = [f"user default on #{sha(default_password)} ~* &* +@all"]
+    for u in sorted(users or [], key=lambda x: x["name"]):
+        if not u.get("password"):
+            raise AnsibleFilterError(f"redis_acl: the password of {u['name']!r} is empty")
+        lines.append(f"user {u['name']} on #{sha(u['password'])} resetkeys ~{u['prefix']}* "
+                     f"resetchannels &{u['prefix']}* {cats}")
+    return "\n".join(lines) + "\n"
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "platform_databases": platform_databases,
+            "platform_redis_users": platform_redis_users,
+            "platform_namespaces": platform_namespaces,
+            "secret_entries": secret_entries,
+            "unique_by": unique_by,
+            "postgres_input_errors": postgres_input_errors,
+            "redis_input_errors": redis_input_errors,
+            "temporal_input_errors": temporal_input_errors,
+            "pg_tuning": pg_tuning,
+            "pg_args": pg_args,
+            "scram_sha256": scram_sha256,
+            "scram_matches": scram_matches,
+            "redis_acl": redis_acl,
+        }

@@ -17,6 +17,8 @@ arguments. A warm run compares labels and builds nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -35,6 +37,7 @@ CACHE = Path(os.environ.get("BIZOSAAS_CACHE", "/var/cache/bizosaas-ops"))
 MIRROR = os.environ.get("BIZOSAAS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 REGISTRY_PORT = int(os.environ.get("BIZOSAAS_REGISTRY_PORT", "5000"))
 LABEL = "org.bizosaas.kit.recipe"
+FORCE = False  # build --force: rebuild even when the recipe label matches
 
 
 class KitError(RuntimeError):
@@ -175,7 +178,7 @@ def recipe_hash(img: Image, images: dict[str, Image]) -> str:
     h.update(json.dumps([img.kind, img.name, img.tag, img.args, img.wheels], sort_keys=True).encode())
     if img.kind == "rootfs":
         h.update(MIRROR.encode())
-    src = HERE / "vps" / "recipe.sh" if img.kind == "rootfs" else img.recipe_dir
+    src = img.recipe_dir / "recipe.sh" if img.kind == "rootfs" else img.recipe_dir
     files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
     for p in files:
         h.update(str(p.relative_to(HERE)).encode())
@@ -186,38 +189,36 @@ def recipe_hash(img: Image, images: dict[str, Image]) -> str:
     return h.hexdigest()[:16]
 
 
+def check_mirror(img: Image, suite: str) -> None:
+    """Fail fast, naming the mirror, when the Debian mirror does not answer."""
+    url = f"{MIRROR.rstrip('/')}/dists/{suite}/Release"
+    try:
+        with urllib.request.urlopen(url, timeout=15) as r:
+            if r.status == 200:
+                return
+            problem = f"HTTP {r.status}"
+    except Exception as exc:
+        problem = str(getattr(exc, "reason", exc))
+    raise KitError(
+        f"{img.ref}: the Debian mirror {MIRROR} is unreachable ({url}: {problem}). "
+        "Set BIZOSAAS_DEBIAN_MIRROR to a reachable mirror (or a local apt proxy)."
+    )
+
+
 def build_rootfs(img: Image, digest: str) -> None:
     suite = img.args["suite"]
     work = CACHE / "rootfs" / f"{img.name}-{suite}"
     work.parent.mkdir(parents=True, exist_ok=True)
     stamp = work.parent / f"{work.name}.digest"
     reuse = work.is_dir() and stamp.exists() and stamp.read_text() == digest
+    if not reuse:
+        check_mirror(img, suite)
+        log(f"{img.ref}: debootstrap {suite} ({img.name}/recipe.sh) from {MIRROR}")
+        run(["bash", str(HERE / img.name / "recipe.sh"), suite, str(work), MIRROR], f"{img.ref}: debootstrap")
     if img.args["variant"] == "vps":
-        if not reuse:
-            run(["bash", str(HERE / "vps" / "recipe.sh"), suite, str(work), MIRROR], f"{img.ref}: debootstrap")
         # Docker 20.10's import rejects STOPSIGNAL; containers get SIGRTMIN+3 at run time.
         changes = ["CMD [\"/lib/systemd/systemd\"]", "ENV container=docker"]
-    elif reuse:
-        changes = ["CMD [\"/bin/bash\"]"]
     else:
-        log(f"{img.ref}: debootstrap --variant=minbase {suite}")
-        shutil.rmtree(work, ignore_errors=True)
-        proc = subprocess.run(
-            ["debootstrap", "--variant=minbase", "--include=ca-certificates", suite, str(work), MIRROR],
-            text=True,
-            capture_output=True,
-        )
-        if proc.returncode != 0:
-            raise KitError(
-                f"{img.ref}: debootstrap failed; is the Debian mirror {MIRROR} reachable?\n"
-                + "\n".join(proc.stdout.splitlines()[-10:])
-            )
-        (work / "etc/apt/sources.list").write_text(
-            f"deb {MIRROR} {suite} main\ndeb {MIRROR} {suite}-updates main\n"
-            f"deb http://deb.debian.org/debian-security {suite}-security main\n"
-        )
-        for p in (work / "var/lib/apt/lists").glob("*_*"):
-            p.unlink()
         changes = ["CMD [\"/bin/bash\"]"]
     stamp.write_text(digest)
     changes.append(f"LABEL {LABEL}={digest}")
@@ -299,7 +300,7 @@ def ensure(img: Image, images: dict[str, Image], built: set[str]) -> bool:
     if img.ref in built:
         return changed
     digest = recipe_hash(img, images)
-    if image_label(img.ref) == digest:
+    if not FORCE and image_label(img.ref) == digest:
         built.add(img.ref)
         return changed
     start = time.monotonic()
@@ -329,9 +330,11 @@ def select(names: list[str], images: dict[str, Image]) -> list[Image]:
     return out
 
 
-def cmd_build(names: list[str]) -> None:
+def cmd_build(names: list[str], force: bool = False) -> None:
     images = _images()
     built: set[str] = set()
+    global FORCE
+    FORCE = force
     todo = select(names, images)
     any_built = False
     for img in todo:
@@ -414,22 +417,38 @@ def registry_has(repo: str, tag: str, digest: str) -> bool:
         return False
 
 
+def registry_path(target: str) -> tuple[str, str]:
+    """Repository and tag of an upstream reference in a private registry, the layout
+    `bizosaas.ops.image_ref` rewrites to: redis:7 -> (library/redis, 7),
+    ghcr.io/org/app:1 -> (org/app, 1)."""
+    repo, tag = target.rsplit(":", 1)
+    first = repo.split("/")[0]
+    if "/" in repo and ("." in first or ":" in first or first == "localhost"):
+        repo = repo.split("/", 1)[1]
+    if "/" not in repo:
+        repo = f"library/{repo}"
+    return repo, tag
+
+
 def cmd_push(names: list[str]) -> None:
     cmd_registry()
     images = _images()
     pushed = 0
     for img in select(names, images):
         for target in img.push_as:
-            repo, tag = target.rsplit(":", 1)
-            repo = repo.split("/", 1)[1] if "." in repo.split("/")[0] or ":" in repo.split("/")[0] else repo
-            if "/" not in repo:
-                repo = f"library/{repo}"
+            repo, tag = registry_path(target)
             if registry_has(repo, tag, img.ref):
                 continue
             dest = f"127.0.0.1:{REGISTRY_PORT}/{repo}:{tag}"
             run(["docker", "tag", img.ref, dest], f"{img.ref}: docker tag {dest}")
             log(f"{img.ref}: push {dest}")
-            run(["docker", "push", dest], f"{img.ref}: docker push {dest}")
+            try:
+                run(["docker", "push", dest], f"{img.ref}: docker push {dest}")
+            except KitError:
+                # docker-registry 2.8 can answer 500 to a HEAD racing an upload of the same blob
+                # (another tag of the same image, or a client elsewhere); one retry settles it.
+                time.sleep(2)
+                run(["docker", "push", dest], f"{img.ref}: docker push {dest}")
             pushed += 1
     log(f"registry: {pushed} image(s) pushed, the rest were current")
 
@@ -443,29 +462,51 @@ def cmd_sizes() -> None:
         print(f"{img.ref:45s} {mb}{'  stand-in' if img.standin else ''}")
 
 
+@contextlib.contextmanager
+def kit_lock(what: str):
+    """One kit run at a time per cache: engineers and harness stages share this machine, and two
+    runs building the same tags, or pushing the same blobs (the registry answers 500 on
+    concurrent uploads of one blob), waste minutes or fail."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "kit.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"{what}: another kit run holds {CACHE / 'kit.lock'}; waiting for it")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=["build", "registry", "push", "all", "sizes", "list"])
     ap.add_argument("names", nargs="*")
+    ap.add_argument("--force", action="store_true", help="rebuild the named images even if current (cold build)")
     a = ap.parse_args(argv)
     try:
-        if a.command == "build":
-            cmd_build(a.names)
-        elif a.command == "registry":
-            cmd_registry()
-        elif a.command == "push":
-            cmd_push(a.names)
-        elif a.command == "all":
-            cmd_build(a.names)
-            cmd_push(a.names)
-        elif a.command == "sizes":
-            cmd_sizes()
-        else:
-            for img in _images().values():
-                print(f"{img.ref:45s} push as: {', '.join(img.push_as) or '-'}")
+        lock = kit_lock(a.command) if a.command in ("build", "registry", "push", "all") else contextlib.nullcontext()
+        with lock:
+            return _dispatch(a)
     except KitError as exc:
         print(f"image kit: {exc}", file=sys.stderr)
         return 1
+
+
+def _dispatch(a: argparse.Namespace) -> int:
+    if a.command == "build":
+        cmd_build(a.names, force=a.force)
+    elif a.command == "registry":
+        cmd_registry()
+    elif a.command == "push":
+        cmd_push(a.names)
+    elif a.command == "all":
+        cmd_build(a.names, force=a.force)
+        cmd_push(a.names)
+    elif a.command == "sizes":
+        cmd_sizes()
+    else:
+        for img in _images().values():
+            print(f"{img.ref:45s} push as: {', '.join(img.push_as) or '-'}")
     return 0
 
 

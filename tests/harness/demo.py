@@ -35,6 +35,7 @@ VAULT = INVENTORY / "group_vars" / "all" / "vault.yml"
 VAULT_PASS = INVENTORY / ".vault-pass"
 DEMO_DIR = ROOT / ".demo"
 CA_ON_VPS = "/var/lib/bizosaas-ops/traefik/ca/ca.crt"
+PY = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 
 
 def say(msg: str) -> None:
@@ -86,7 +87,8 @@ def ensure_vault() -> None:
     if VAULT.exists():
         return
     say("generating a throwaway vault for the demo (random, encrypted; password in inventories/local/.vault-pass)")
-    subprocess.run([sys.executable, str(ROOT / "tests/harness/secrets.py"), str(INVENTORY)], check=True, env=env())
+    # As a module: run as a script, tests/harness/secrets.py would shadow the stdlib `secrets`.
+    subprocess.run([PY, "-m", "tests.harness.secrets", str(INVENTORY)], check=True, env=env(), cwd=ROOT)
 
 
 def run_site(extra: list[str]) -> int:
@@ -154,7 +156,7 @@ def trust_hint(ca: Path | None, ip: str) -> None:
 def cmd_up(extra: list[str]) -> int:
     start = time.monotonic()
     say("image kit: python images/kit.py all (cached: a warm run builds nothing)")
-    subprocess.run([sys.executable, str(ROOT / "images/kit.py"), "all"], check=True, env=env())
+    subprocess.run([PY, str(ROOT / "images/kit.py"), "all"], check=True, env=env())
     v = ensure_vps()
     ensure_vault()
     rc = run_site(extra)

@@ -13,10 +13,14 @@ from ansible_collections.bizosaas.ops.plugins.filter.platforms import (
     analytics_checks,
     check_domain,
     gate_check,
+    history_entries,
+    history_line,
+    plan_summary,
     platform_domains,
     platform_services,
     platforms_validate,
     required_secrets,
+    rollback_target,
     secret_name,
     secret_vars,
     selected_platforms,
@@ -297,3 +301,53 @@ def test_gate_checks():
     ]
     a = analytics_checks(real_platforms(), ["bizoholic", "coreldove"], "analytics_reader", "x")
     assert [c["expect"] for c in a] == ["ok", "refused", "ok", "refused"]
+
+
+HISTORY = "\n".join(
+    [
+        '{"platform": "coreldove", "result": "ok", "images": {"web": "probe:1.0.0@sha256:aa"}}',
+        '{"platform": "bizoholic", "result": "ok", "images": {"web": "probe:1.0.0@sha256:aa"}}',
+        '{"platform": "coreldove", "result": "ok", "images": {"web": "probe:1.0.1@sha256:bb"}}',
+        '{"platform": "coreldove", "result": "rolled_back", "images": {"web": "probe:1.0.1@sha256:bb"}}',
+        "not json",
+    ]
+)
+
+
+def test_history_and_rollback_target():
+    assert len(history_entries(HISTORY)) == 4
+    assert len(history_entries(HISTORY, "coreldove")) == 3
+    assert rollback_target(HISTORY, "coreldove", {"web": "probe:1.0.1@sha256:bb"}) == {"web": "probe:1.0.0@sha256:aa"}
+    with pytest.raises(AnsibleFilterError, match="no earlier successful image set"):
+        rollback_target(HISTORY, "bizoholic", {"web": "probe:1.0.0@sha256:aa"})
+
+
+PLAN = """
+TASK [docker_engine : Write daemon.json] ***************************************
+--- before: /etc/docker/daemon.json
++++ after: /etc/docker/daemon.json
+-  "a": 1
++  "a": 2
+changed: [vps1]
+
+TASK [docker_engine : Start docker] ********************************************
+ok: [vps1]
+
+TASK [platform_stack : validate | Check the platform name is known] ************
+ok: [vps1]
+"""
+
+
+def test_plan_summary_per_role():
+    s = plan_summary(PLAN)
+    assert s["roles"]["docker_engine"] == {"tasks": 2, "changed": ["Write daemon.json"]}
+    assert s["roles"]["platform_stack"]["changed"] == []
+    assert s["lines"][-1].endswith("1 task(s) would change")
+    assert '+  "a": 2' in s["diffs"][0]
+
+
+def test_history_line():
+    line = history_line(
+        {"time": "T", "platform": "coreldove", "result": "ok", "images": {"web": "r/x/probe:1@sha256:ab"}}
+    )
+    assert "coreldove" in line and "web=probe:1@sha256:ab" in line

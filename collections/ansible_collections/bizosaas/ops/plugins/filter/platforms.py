@@ -410,6 +410,82 @@ def analytics_checks(platforms: dict[str, Any], selected: list[str], role: str, 
     return checks
 
 
+def history_entries(text: str, platform: str = "") -> list[dict[str, Any]]:
+    """Parse the JSON-lines deploy history (oldest first), optionally for one platform."""
+    import json
+
+    out = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if not platform or rec.get("platform") == platform:
+            out.append(rec)
+    return out
+
+
+def history_line(rec: Mapping[str, Any]) -> str:
+    """One history record as a line: time platform action result commit operator images."""
+    images = ", ".join(f"{k}={str(v).rsplit('/', 1)[-1][:40]}" for k, v in sorted((rec.get("images") or {}).items()))
+    return (
+        f"{rec.get('time', '?')} {rec.get('platform', '?'):11} {rec.get('action', 'deploy'):8} "
+        f"{rec.get('result', '?'):11} commit={rec.get('commit', '?')} by={rec.get('operator', '?')} {images}"
+    )
+
+
+def rollback_target(text: str, platform: str, current: Mapping[str, Any]) -> dict[str, str]:
+    """The image set to return to: the newest successful deploy of `platform` whose images differ
+    from what runs now (`current`: {service: image}). Raises when the history has none."""
+    now = {k: str(v) for k, v in (current or {}).items()}
+    for rec in reversed(history_entries(text, platform)):
+        images = {k: str(v) for k, v in (rec.get("images") or {}).items()}
+        if rec.get("result") == "ok" and images and images != now:
+            return images
+    raise _err(
+        f"platform={platform}: the deploy history has no earlier successful image set to roll back to "
+        "(see `make history`). Nothing was changed."
+    )
+
+
+_TASK = re.compile(r"^TASK \[(?:(?P<role>[\w.]+) : )?(?P<name>.*?)\] \**$")
+_RESULT = re.compile(r"^(?P<status>ok|changed|skipping|failed|fatal): \[(?P<host>[^\]]+)")
+
+
+def plan_summary(stdout: str) -> dict[str, Any]:
+    """Summarise `ansible-playbook --check --diff` output (default callback) per role:
+    {roles: {role: {tasks, changed: [task names]}}, lines: [...], diffs: [...]}."""
+    roles: dict[str, dict[str, Any]] = {}
+    diffs: list[str] = []
+    role, name, block = "(playbook)", "", []
+    for line in (stdout or "").splitlines():
+        m = _TASK.match(line)
+        if m:
+            role, name, block = m.group("role") or "(playbook)", m.group("name"), []
+            roles.setdefault(role, {"tasks": 0, "changed": []})["tasks"] += 1
+            continue
+        r = _RESULT.match(line)
+        if r and r.group("status") == "changed" and name:
+            entry = roles.setdefault(role, {"tasks": 0, "changed": []})
+            if name not in entry["changed"]:
+                entry["changed"].append(name)
+                if block:
+                    diffs.append(f"{role} : {name}\n" + "\n".join(block[-40:]))
+        elif line.startswith(("--- ", "+++ ", "@@", "+", "-")) and name:
+            block.append(line)
+    lines = [
+        f"{role:16} {len(v['changed']):3} to change / {v['tasks']:3} tasks"
+        + (": " + "; ".join(v["changed"]) if v["changed"] else "")
+        for role, v in roles.items()
+    ]
+    total = sum(len(v["changed"]) for v in roles.values())
+    lines.append(f"{'total':16} {total:3} task(s) would change")
+    return {"roles": roles, "lines": lines, "diffs": diffs}
+
+
 # curl exit codes -> the likely cause, for the post-deploy self-check
 _CURL_CAUSE = {
     6: ("DNS", "the name does not resolve"),
@@ -515,6 +591,10 @@ class FilterModule:
             "platform_selfcheck_diagnose": selfcheck_diagnose,
             "platform_selfcheck_results": selfcheck_results,
             "platform_gate_check": gate_check,
+            "platform_history_entries": history_entries,
+            "platform_plan_summary": plan_summary,
+            "platform_history_line": history_line,
+            "platform_rollback_target": rollback_target,
             "platform_separation_checks": separation_checks,
             "platform_analytics_checks": analytics_checks,
             "bizosaas_domain_check": check_domain,

@@ -36,9 +36,27 @@ class TestSha512Crypt:
             != f.hardening_sha512_crypt("pw-two", "vps1").split("$")[2]
         )
 
+    def test_rounds_are_written_and_stable(self):
+        a = f.hardening_sha512_crypt("s3cret-pass", "vps1", "", 65536)
+        assert a == f.hardening_sha512_crypt("s3cret-pass", "vps1", "", "65536")
+        assert sha512_crypt.verify("s3cret-pass", a) and sha512_crypt.from_string(a).rounds == 65536
+        # A rerun with the stored hash as `existing` keeps it byte for byte.
+        assert f.hardening_sha512_crypt("s3cret-pass", "vps1", a, 65536) == a
+
+    @pytest.mark.parametrize("rounds", [999, "many", None, 10**10])
+    def test_bad_rounds_raise(self, rounds):
+        with pytest.raises(AnsibleFilterError):
+            f.hardening_sha512_crypt("pw", "h", "", rounds)
+
     def test_existing_matching_hash_is_kept(self):
         existing = sha512_crypt.using(rounds=656000).hash("s3cret-pass")
-        assert f.hardening_sha512_crypt("s3cret-pass", "vps1", existing) == existing
+        assert f.hardening_sha512_crypt("s3cret-pass", "vps1", existing, 656000) == existing
+
+    def test_existing_hash_with_other_rounds_is_rehashed_once(self):
+        existing = sha512_crypt.using(rounds=5000).hash("s3cret-pass")
+        new = f.hardening_sha512_crypt("s3cret-pass", "vps1", existing, 65536)
+        assert new != existing and sha512_crypt.from_string(new).rounds == 65536
+        assert f.hardening_sha512_crypt("s3cret-pass", "vps1", new, 65536) == new
 
     def test_existing_hash_of_another_password_is_replaced(self):
         existing = sha512_crypt.hash("old-password")

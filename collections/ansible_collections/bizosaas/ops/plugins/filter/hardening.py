@@ -15,16 +15,19 @@ DOCUMENTATION = r"""
 name: hardening_sha512_crypt
 short_description: A sha512-crypt (C($6$)) password hash that stays identical on rerun
 description:
-  - When C(existing) is a sha512-crypt hash of the same password (read from /etc/shadow), it is
-    returned unchanged, so a rerun never rewrites the shadow entry.
+  - When C(existing) is a sha512-crypt hash of the same password with the same rounds (read from
+    /etc/shadow), it is returned unchanged, so a rerun never rewrites the shadow entry.
   - Otherwise the salt is derived from the password and a host-specific C(secret) with HMAC-SHA256,
     so the same password on the same host always hashes to the same string (also in check mode, and
     when the shadow file cannot be read), and two hosts never share a salt.
-  - The hash uses the default 5000 rounds and therefore has no C(rounds=) field.
+  - C(rounds) (default 5000, then the hash has no C(rounds=) field) should match login.defs
+    SHA_CRYPT_MIN_ROUNDS. An existing hash is kept only when it verifies and has those rounds, so
+    changing the password or the rounds re-hashes once, and nothing else does.
 options:
   _input: {description: The clear-text password, type: str, required: true}
   secret: {description: Host-specific salt secret (inventory hostname + a vault value), type: str, required: true}
   existing: {description: The current hash from /etc/shadow, or empty, type: str, default: ""}
+  rounds: {description: sha512-crypt rounds for a new hash (1000-999999999), type: int, default: 5000}
 """
 
 _SALT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -61,20 +64,26 @@ def derive_salt(password: str, secret: str) -> str:
     return "".join(_SALT_ALPHABET[b % 64] for b in digest[:16])
 
 
-def hardening_sha512_crypt(password: str, secret: str, existing: str = "") -> str:
+def hardening_sha512_crypt(password: str, secret: str, existing: str = "", rounds: int = 5000) -> str:
     if not isinstance(password, str) or not password:
         raise AnsibleFilterError("hardening_sha512_crypt: the password must be a non-empty string")
     if not isinstance(secret, str) or not secret:
         raise AnsibleFilterError("hardening_sha512_crypt: a non-empty host-specific secret is required")
+    try:
+        rounds = int(rounds)
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"hardening_sha512_crypt: rounds must be an integer, got {rounds!r}") from exc
+    if not 1000 <= rounds <= 999_999_999:
+        raise AnsibleFilterError(f"hardening_sha512_crypt: rounds must be 1000-999999999, got {rounds}")
     sha512_crypt = _passlib_sha512()
     existing = existing or ""
     if existing.startswith("$6$"):
         try:
-            if sha512_crypt.verify(password, existing):
+            if sha512_crypt.from_string(existing).rounds == rounds and sha512_crypt.verify(password, existing):
                 return existing
         except (ValueError, TypeError):
             pass
-    return sha512_crypt.using(salt=derive_salt(password, secret), rounds=5000).hash(password)
+    return sha512_crypt.using(salt=derive_salt(password, secret), rounds=rounds).hash(password)
 
 
 def _read_string(blob: bytes, offset: int) -> tuple[bytes, int]:

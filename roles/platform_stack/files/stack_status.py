@@ -38,7 +38,7 @@ def status(stack: str) -> dict:
         tasks = docker(
             "service", "ps", "--no-trunc", "--filter", "desired-state=running",
             "--format", "{{.CurrentState}}|{{.ID}}", name,
-        ).split()
+        ).splitlines()
         running = [t for t in tasks if t.startswith("Running")]
         containers: list[str] = []
         for line in docker(

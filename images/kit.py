@@ -484,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="rebuild the named images even if current (cold build)")
     a = ap.parse_args(argv)
     try:
+        select(a.names, _images())  # an unknown name fails now, not after waiting for the lock
         lock = kit_lock(a.command) if a.command in ("build", "registry", "push", "all") else contextlib.nullcontext()
         with lock:
             return _dispatch(a)

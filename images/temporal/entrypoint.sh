@@ -11,12 +11,13 @@ if [ "${1:-server}" = "server" ]; then
   [ $# -gt 0 ] && shift
   if [ "$(id -u)" = 0 ]; then
     chown temporal:temporal /data "$TEMPORAL_DB_FILENAME" 2>/dev/null || :
-    exec setpriv --reuid=temporal --regid=temporal --init-groups "$0" server "$@"
+    HOME=/home/temporal exec setpriv --reuid=temporal --regid=temporal --init-groups "$0" server "$@"
   fi
   set -- --ip 0.0.0.0 --ui-ip 0.0.0.0 --port 7233 --ui-port 8233 \
     --db-filename "$TEMPORAL_DB_FILENAME" "$@"
   old_ifs=$IFS; IFS=','
   for ns in $TEMPORAL_NAMESPACES; do
+    ns=$(echo "$ns" | tr -d ' ')
     [ -n "$ns" ] && set -- "$@" --namespace "$ns"
   done
   IFS=$old_ifs

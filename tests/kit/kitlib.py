@@ -45,8 +45,15 @@ def container_ip(name: str) -> str:
     return nets[NETWORK]["IPAddress"]
 
 
-def wait_for(what: str, probe: Callable[[], object], timeout: float = 60, interval: float = 0.5) -> object:
-    """Call probe until it returns a truthy value without raising; fail naming `what`."""
+def logs(name: str) -> str:
+    p = docker("logs", "--tail", "40", name, check=False)
+    return p.stdout + p.stderr
+
+
+def wait_for(what: str, probe: Callable[[], object], timeout: float = 60, interval: float = 0.5,
+             container: str | None = None) -> object:
+    """Call probe until it returns a truthy value without raising; fail naming `what` (and
+    showing the container's log tail)."""
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
@@ -58,16 +65,12 @@ def wait_for(what: str, probe: Callable[[], object], timeout: float = 60, interv
         except Exception as exc:
             last = exc
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+    tail = f"\n--- docker logs {container} ---\n{logs(container)}" if container else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}{tail}")
 
 
 def health(name: str) -> str:
     return docker("inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", name).stdout.strip()
-
-
-def logs(name: str) -> str:
-    p = docker("logs", "--tail", "40", name, check=False)
-    return p.stdout + p.stderr
 
 
 class Containers:

@@ -39,6 +39,6 @@ def test_registry_port_taken_by_something_else(tmp_path) -> None:
     assert "BIZOSAAS_REGISTRY_PORT" in proc.stderr
 
 
-def test_unknown_image_name() -> None:
-    proc = kit("build", "no-such-image")
+def test_unknown_image_name(tmp_path) -> None:
+    proc = kit("build", "no-such-image", BIZOSAAS_CACHE=str(tmp_path))
     assert proc.returncode == 1 and "unknown image 'no-such-image'" in proc.stderr

@@ -7,14 +7,18 @@ import datetime
 import json
 import urllib.request
 
-import josepy as jose
+import pytest
 import requests
-from acme import challenges, client, crypto_util, messages
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.kit.kitlib import Containers, container_ip, docker, kit_ref, logs, wait_for
+from tests.kit.kitlib import Containers, container_ip, docker, kit_ref, wait_for
+
+_PIN = "pip install acme==5.9.0 josepy==2.2.0 (pinned in requirements.txt)"
+jose = pytest.importorskip("josepy", reason=_PIN)
+acme_lib = pytest.importorskip("acme", reason=_PIN)
+from acme import challenges, client, crypto_util, messages  # noqa: E402
 
 NAME = "app.kit.test"
 
@@ -23,14 +27,16 @@ def test_pebble_issues_a_certificate_through_challtestsrv(containers: Containers
     name = containers.run("pebble", kit_ref("pebble"))
     ip = container_ip(name)
     ca = tmp_path / "pebble-listener-ca.pem"
-    wait_for(f"{name} to write its listener CA\n{logs(name)}",
-             lambda: docker("exec", name, "test", "-s", "/certs/ca.pem", check=False).returncode == 0, timeout=30)
+    wait_for(f"{name} to write its listener CA",
+             lambda: docker("exec", name, "test", "-s", "/certs/ca.pem", check=False).returncode == 0,
+             timeout=30, container=name)
     ca.write_text(docker("exec", name, "cat", "/certs/ca.pem").stdout)
     directory_url = f"https://{ip}:14000/dir"
 
     # the directory answers over TLS that verifies against the listener CA
-    directory = wait_for(f"the ACME directory\n{logs(name)}",
-                         lambda: requests.get(directory_url, verify=str(ca), timeout=5).json(), timeout=30)
+    directory = wait_for("the ACME directory",
+                         lambda: requests.get(directory_url, verify=str(ca), timeout=5).json(),
+                         timeout=30, container=name)
     assert {"newAccount", "newNonce", "newOrder"} <= set(directory)
 
     # a real ACME client: account, order, DNS-01 through challtestsrv, finalize

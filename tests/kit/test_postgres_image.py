@@ -38,7 +38,7 @@ def test_postgres_contract_pgvector_and_restart(containers: Containers, tmp_path
         opts=["-v", f"{secret}:/run/secrets/pg_password:ro", "-v", f"{initdb}:/docker-entrypoint-initdb.d:ro",
               "-v", "/var/lib/postgresql/data"],
     )
-    wait_for(f"{name} to be healthy\n{logs(name)}", lambda: health(name) == "healthy", timeout=90)
+    wait_for(f"{name} to be healthy", lambda: health(name) == "healthy", timeout=90, container=name)
     ip = container_ip(name)
 
     # the password from the file, over TCP (scram-sha-256); a wrong one is refused

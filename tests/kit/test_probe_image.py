@@ -37,7 +37,7 @@ def test_probe_health_follows_its_database(containers: Containers, tmp_path) -> 
     label = docker("inspect", "-f", '{{index .Config.Labels "org.bizosaas.kit.standin"}}', probe).stdout
     assert label.strip() == "true"
     url = f"http://{container_ip(probe)}:8080"
-    info = wait_for(f"{probe} to serve /\n{logs(probe)}", lambda: get(url + "/")[1], timeout=30)
+    info = wait_for(f"{probe} to serve /", lambda: get(url + "/")[1], timeout=30, container=probe)
     assert info["version"] == "2.3.4" and info["platform"] == "bizoholic" and "STAND-IN" in info["standin"]
     wait_for(f"{pg} to be healthy", lambda: health(pg) == "healthy", timeout=90)
     code, body = get(url + "/health")

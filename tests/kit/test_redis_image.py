@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from tests.kit.kitlib import Containers, container_ip, docker, kit_ref, logs, wait_for
+from tests.kit.kitlib import Containers, container_ip, docker, kit_ref, wait_for
 
 
 def test_redis_auth_acl_and_cli_style(containers: Containers) -> None:
@@ -13,7 +13,7 @@ def test_redis_auth_acl_and_cli_style(containers: Containers) -> None:
                           "--requirepass", "admin-pw")
     ip = container_ip(name)
     admin = redis.Redis(host=ip, password="admin-pw", socket_timeout=5)
-    wait_for(f"{name} to answer PING\n{logs(name)}", admin.ping, timeout=30)
+    wait_for(f"{name} to answer PING", admin.ping, timeout=30, container=name)
 
     # AUTH: no password and a wrong one are refused
     with pytest.raises(redis.AuthenticationError):
@@ -45,5 +45,5 @@ def test_redis_dash_args_go_to_redis_server(containers: Containers) -> None:
     # `docker run redis:7 --maxmemory 5mb` means `redis-server --maxmemory 5mb`, as upstream
     name = containers.run("redis-args", kit_ref("redis"), "--maxmemory", "5mb")
     client = redis.Redis(host=container_ip(name), socket_timeout=5)
-    wait_for(f"{name} to answer PING\n{logs(name)}", client.ping, timeout=30)
+    wait_for(f"{name} to answer PING", client.ping, timeout=30, container=name)
     assert client.config_get("maxmemory") == {"maxmemory": str(5 * 1024 * 1024)}

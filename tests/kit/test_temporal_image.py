@@ -7,7 +7,7 @@ import json
 import urllib.error
 import urllib.request
 
-from tests.kit.kitlib import Containers, container_ip, docker, health, kit_ref, logs, wait_for
+from tests.kit.kitlib import Containers, container_ip, docker, health, kit_ref, wait_for
 
 
 def temporal(name: str, *args: str, check: bool = True):
@@ -26,7 +26,7 @@ def test_temporal_namespace_and_workflow_survive_restart(containers: Containers)
     data = containers.volume("temporal-data")
     name = containers.run("temporal", kit_ref("temporal"), env={"TEMPORAL_NAMESPACES": "default,platform-a"},
                           opts=["-v", f"{data}:/data"])
-    wait_for(f"{name} to be healthy\n{logs(name)}", lambda: health(name) == "healthy", timeout=90)
+    wait_for(f"{name} to be healthy", lambda: health(name) == "healthy", timeout=90, container=name)
     temporal(name, "operator", "namespace", "create", "--namespace", "kit-ns")
     temporal(name, "workflow", "start", "--namespace", "kit-ns", "--task-queue", "kit-q",
              "--type", "KitWorkflow", "--workflow-id", "kit-wf-1", "--input", '"hello"')
@@ -35,7 +35,7 @@ def test_temporal_namespace_and_workflow_survive_restart(containers: Containers)
     assert wait_for("the UI on :8233", lambda: get(f"http://{ip}:8233/")[0] == 200, timeout=30)
 
     docker("restart", name)
-    wait_for(f"{name} to be healthy after the restart\n{logs(name)}", lambda: health(name) == "healthy", timeout=90)
+    wait_for(f"{name} to be healthy after the restart", lambda: health(name) == "healthy", timeout=90, container=name)
     ns = json.loads(temporal(name, "operator", "namespace", "describe", "--namespace", "kit-ns",
                              "--output", "json").stdout)
     assert ns["namespaceInfo"]["name"] == "kit-ns"

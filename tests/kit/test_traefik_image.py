@@ -6,7 +6,7 @@ import json
 import urllib.error
 import urllib.request
 
-from tests.kit.kitlib import Containers, container_ip, docker, kit_ref, logs, wait_for
+from tests.kit.kitlib import Containers, container_ip, docker, kit_ref, wait_for
 
 STATIC = """\
 entryPoints:
@@ -55,7 +55,8 @@ def test_traefik_routes_by_host_header(containers: Containers, tmp_path) -> None
     # No arguments: the image's default command reads /etc/traefik/traefik.yml, as upstream.
     name = containers.run("traefik", image, opts=["-v", f"{tmp_path}:/etc/traefik:ro"])
     ip = container_ip(name)
-    _, body = wait_for(f"{name} to route app.kit.test\n{logs(name)}",
-                          lambda: (lambda r: r if r[0] == 200 else None)(request(ip, "app.kit.test")), timeout=30)
+    _, body = wait_for(f"{name} to route app.kit.test",
+                       lambda: (lambda r: r if r[0] == 200 else None)(request(ip, "app.kit.test")),
+                       timeout=30, container=name)
     assert json.loads(body)["version"] == "routed-1"
     assert request(ip, "other.kit.test")[0] == 404

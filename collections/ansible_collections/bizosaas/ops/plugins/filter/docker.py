@@ -179,13 +179,21 @@ def docker_network_spec_diff(network: Any, wanted: dict[str, Any]) -> list[str]:
     return diffs
 
 
-def docker_network_spec_diffs(results: Any) -> list[str]:
-    """Every difference across a looped docker_network_info result (item = the wanted spec)."""
+def docker_network_spec_diffs(networks: Any, specs: Any) -> list[str]:
+    """Every difference between the existing networks (docker_host_info verbose list, or
+    `docker network inspect` objects) and the wanted specs, as "<name> <field>: ..." lines."""
+    by_name = {n.get("Name"): n for n in networks or []}
     out: list[str] = []
-    for r in results or []:
-        if r.get("exists"):
-            out.extend(f"{r['item']['name']} {d}" for d in docker_network_spec_diff(r.get("network"), r["item"]))
+    for spec in specs or []:
+        if spec["name"] in by_name:
+            out.extend(f"{spec['name']} {d}" for d in docker_network_spec_diff(by_name[spec["name"]], spec))
     return out
+
+
+def docker_networks_missing(networks: Any, specs: Any) -> list[dict[str, Any]]:
+    """The specs whose network does not exist yet (the only ones this toolkit ever creates)."""
+    names = {n.get("Name") for n in networks or []}
+    return [s for s in specs or [] if s["name"] not in names]
 
 
 def docker_pool(base: str, size: int = 24) -> dict[str, Any]:
@@ -245,5 +253,6 @@ class FilterModule:
             "docker_network_spec_diff": docker_network_spec_diff,
             "docker_network_specs": docker_network_specs,
             "docker_network_spec_diffs": docker_network_spec_diffs,
+            "docker_networks_missing": docker_networks_missing,
             "docker_pool": docker_pool,
         }

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +40,15 @@ def kit_ref(name: str) -> str:
                 pytest.fail(f"image {ref} is not built: run `python3 images/kit.py build {name}`")
             return ref
     raise KeyError(name)
+
+
+def get_json(url: str) -> tuple[int, dict]:
+    """GET url; (status, parsed JSON body), also for 4xx/5xx answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=20) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
 
 
 def container_ip(name: str) -> str:

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
 import urllib.request
 
 import pytest
 
-from tests.kit.kitlib import Containers, container_ip, docker, health, kit_ref, logs, wait_for
-
-
-def get(url: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=20) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+from tests.kit.kitlib import Containers, container_ip, docker, get_json, health, kit_ref, logs, wait_for
 
 
 def test_probe_health_follows_its_database(containers: Containers, tmp_path) -> None:
@@ -37,21 +27,21 @@ def test_probe_health_follows_its_database(containers: Containers, tmp_path) -> 
     label = docker("inspect", "-f", '{{index .Config.Labels "org.bizosaas.kit.standin"}}', probe).stdout
     assert label.strip() == "true"
     url = f"http://{container_ip(probe)}:8080"
-    info = wait_for(f"{probe} to serve /", lambda: get(url + "/")[1], timeout=30, container=probe)
+    info = wait_for(f"{probe} to serve /", lambda: get_json(url + "/")[1], timeout=30, container=probe)
     assert info["version"] == "2.3.4" and info["platform"] == "bizoholic" and "STAND-IN" in info["standin"]
     wait_for(f"{pg} to be healthy", lambda: health(pg) == "healthy", timeout=90)
-    code, body = get(url + "/health")
+    code, body = get_json(url + "/health")
     assert code == 200, body
     assert body["checks"]["postgres"].startswith("ok: connected to database bizoholic as bizoholic")
 
     # database down -> 503 with the reason; back up -> 200
     docker("stop", pg)
-    code, body = get(url + "/health")
+    code, body = get_json(url + "/health")
     assert code == 503 and "postgres" in body["reason"], body
     wait_for(f"{probe} container health to turn unhealthy",
-             lambda: health(probe) == "unhealthy", timeout=60, interval=1)
+             lambda: health(probe) == "unhealthy", timeout=120, interval=1)
     docker("start", pg)
-    wait_for("/health to be 200 again", lambda: get(url + "/health")[0] == 200, timeout=90, interval=1)
+    wait_for("/health to be 200 again", lambda: get_json(url + "/health")[0] == 200, timeout=90, interval=1)
 
 
 def test_probe_refused_credentials_delay_and_fail_switch(containers: Containers) -> None:
@@ -64,10 +54,10 @@ def test_probe_refused_credentials_delay_and_fail_switch(containers: Containers)
     wrong = containers.run("probe-wrong", kit_ref("probe"),
                            env={"DATABASE_URL": "postgresql://postgres:wrong@probe-pg2/postgres"})
     failing = containers.run("probe-fail", kit_ref("probe"), env={"FAIL_HEALTH": "1"})
-    code, body = wait_for("the wrong-password probe to answer", lambda: get(f"http://{container_ip(wrong)}:8080/health"))
+    code, body = wait_for("the wrong-password probe to answer", lambda: get_json(f"http://{container_ip(wrong)}:8080/health"))
     assert code == 503 and "password authentication failed" in body["reason"], body
-    code, body = wait_for("the FAIL_HEALTH probe to answer", lambda: get(f"http://{container_ip(failing)}:8080/health"))
+    code, body = wait_for("the FAIL_HEALTH probe to answer", lambda: get_json(f"http://{container_ip(failing)}:8080/health"))
     assert code == 503 and body["reason"] == "FAIL_HEALTH is set"
-    code, body = wait_for("the delayed probe to listen", lambda: get(f"http://{container_ip(delayed)}:8080/health"))
+    code, body = wait_for("the delayed probe to listen", lambda: get_json(f"http://{container_ip(delayed)}:8080/health"))
     assert code == 200 and body["checks"] == {"postgres": "not configured", "redis": "not configured",
                                               "temporal": "not configured"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from tests.kit.kitlib import Containers, container_ip, docker, kit_ref, wait_for
+from tests.kit.kitlib import Containers, container_ip, docker, get_json, kit_ref, wait_for
 
 
 def test_redis_auth_acl_and_cli_style(containers: Containers) -> None:
@@ -34,6 +34,16 @@ def test_redis_auth_acl_and_cli_style(containers: Containers) -> None:
         app1.get("app2:k")
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(host=ip, username="app1", password="admin-pw", socket_timeout=5).ping()
+
+    # the probe stand-in's Redis check logs in as the ACL user: its own prefix passes, another fails
+    env = {"REDIS_HOST": "redis", "REDIS_USER": "app1", "REDIS_PASSWORD": "app1-pw"}
+    ok = containers.run("probe-r-ok", kit_ref("probe"), env={**env, "REDIS_PREFIX": "app1:"})
+    bad = containers.run("probe-r-bad", kit_ref("probe"), env={**env, "REDIS_PREFIX": "app2:"})
+    ok_url, bad_url = (f"http://{container_ip(c)}:8080/health" for c in (ok, bad))
+    code, body = wait_for("the probe to answer", lambda: get_json(ok_url), container=ok)
+    assert code == 200 and body["checks"]["redis"].startswith("ok: SET/GET app1:probe:health:"), body
+    code, body = wait_for("the probe to answer", lambda: get_json(bad_url), container=bad)
+    assert code == 503 and "NoPermissionError" in body["reason"], body
 
     # /data is the working directory and holds the append-only file, owned by uid 999
     out = docker("exec", name, "sh", "-c", "pwd; stat -c %u /proc/1; ls /data").stdout.split()

@@ -35,6 +35,13 @@ if [ "$1" != 'postgres' ]; then
   exec "$@"
 fi
 
+# `postgres --version`, `--help`, `-C setting`, `--describe-config` print and exit: no init (upstream).
+for arg in "${@:2}"; do
+  case "$arg" in
+    -'?'|--help|--describe-config|-V|--version|-C) exec "$@" ;;
+  esac
+done
+
 # Started as root: own the data directory, then run again as postgres (uid 999).
 if [ "$(id -u)" = '0' ]; then
   mkdir -p "$PGDATA" /var/run/postgresql

@@ -3,6 +3,7 @@
 on their recipe, and serve them from a real local registry (Debian's docker-registry).
 
     python images/kit.py build [NAME ...]   build what is missing or stale (default: all)
+    python images/kit.py build --force NAME  rebuild even when current (a cold build)
     python images/kit.py registry           start the local registry (idempotent)
     python images/kit.py push [NAME ...]    push images to the registry under their test tags
     python images/kit.py all                build + registry + push
@@ -11,7 +12,9 @@ on their recipe, and serve them from a real local registry (Debian's docker-regi
 
 Every image is tagged `bizosaas-kit/<name>:<tag>` on the host and carries the label
 `org.bizosaas.kit.recipe=<sha256>` computed from its recipe files, its parent's hash and its build
-arguments. A warm run compares labels and builds nothing.
+arguments (kit.py itself is not hashed: a change to how it builds needs `build --force`).
+A warm run compares labels and registry manifests and builds nothing. Runs that build or push
+hold $BIZOSAAS_CACHE/kit.lock, so concurrent `make images` runs wait for each other.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ CACHE = Path(os.environ.get("BIZOSAAS_CACHE", "/var/cache/bizosaas-ops"))
 MIRROR = os.environ.get("BIZOSAAS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 REGISTRY_PORT = int(os.environ.get("BIZOSAAS_REGISTRY_PORT", "5000"))
 LABEL = "org.bizosaas.kit.recipe"
-FORCE = False  # build --force: rebuild even when the recipe label matches
+FORCE: set[str] = set()  # build --force: these refs are rebuilt even when their label matches
 
 
 class KitError(RuntimeError):
@@ -300,7 +303,7 @@ def ensure(img: Image, images: dict[str, Image], built: set[str]) -> bool:
     if img.ref in built:
         return changed
     digest = recipe_hash(img, images)
-    if not FORCE and image_label(img.ref) == digest:
+    if img.ref not in FORCE and image_label(img.ref) == digest:
         built.add(img.ref)
         return changed
     start = time.monotonic()
@@ -333,9 +336,9 @@ def select(names: list[str], images: dict[str, Image]) -> list[Image]:
 def cmd_build(names: list[str], force: bool = False) -> None:
     images = _images()
     built: set[str] = set()
-    global FORCE
-    FORCE = force
     todo = select(names, images)
+    global FORCE
+    FORCE = {i.ref for i in todo} if force else set()
     any_built = False
     for img in todo:
         any_built |= ensure(img, images, built)

@@ -77,12 +77,13 @@ def _host_networks(routes: Any, addresses: Any, ignore_devices: str) -> list[tup
     return nets
 
 
-def docker_pool_conflicts(pools: Any, routes: Any = None, addresses: Any = None, name: str = "pools",
-                          ignore_devices: str = DOCKER_DEVICES) -> list[str]:
+def docker_pool_conflicts(
+    pools: Any, routes: Any = None, addresses: Any = None, name: str = "pools", ignore_devices: str = DOCKER_DEVICES
+) -> list[str]:
     """Return one message per (pool, host network) overlap; [] when the pools are free."""
     conflicts: list[str] = []
     nets = _pool_networks(pools, name)
-    for (a, _), (b, _) in ((x, y) for i, x in enumerate(nets) for y in nets[i + 1:]):
+    for (a, _), (b, _) in ((x, y) for i, x in enumerate(nets) for y in nets[i + 1 :]):
         if a.version == b.version and a.overlaps(b):
             conflicts.append(f"{name}: pools {a} and {b} overlap each other")
     seen: set[str] = set()
@@ -201,12 +202,31 @@ def docker_pool(base: str, size: int = 24) -> dict[str, Any]:
     return {"base": base, "size": int(size)}
 
 
+def docker_swarm_peers(hosts: Any, hostvars: Any) -> list[str]:
+    """Each swarm node's address as the other nodes see it: docker_swarm_advertise_addr, else
+    ansible_host, else the inventory name (for the host firewall's swarm rules)."""
+    out: list[str] = []
+    for host in hosts or []:
+        hv = hostvars[host]
+        addr = hv.get("docker_swarm_advertise_addr") or hv.get("ansible_host") or host
+        if str(addr) not in out:
+            out.append(str(addr))
+    return out
+
+
 _SPEC_KEYS = {"name", "driver", "attachable", "encrypted", "subnet"}
 
 
-def docker_network_specs(edge: str, data: str = "", platforms: Any = None, prefix: str = "bizosaas-",
-                         encrypted: bool = False, platform_attachable: bool = True, overrides: Any = None,
-                         custom: Any = None) -> list[dict[str, Any]]:
+def docker_network_specs(
+    edge: str,
+    data: str = "",
+    platforms: Any = None,
+    prefix: str = "bizosaas-",
+    encrypted: bool = False,
+    platform_attachable: bool = True,
+    overrides: Any = None,
+    custom: Any = None,
+) -> list[dict[str, Any]]:
     """The overlays to ensure: edge, data, one per enabled platform, then `custom`; overrides by name.
 
     Each spec is {name, driver: overlay, attachable, encrypted, subnet ('' = from the swarm pool)}.
@@ -255,4 +275,5 @@ class FilterModule:
             "docker_network_spec_diffs": docker_network_spec_diffs,
             "docker_networks_missing": docker_networks_missing,
             "docker_pool": docker_pool,
+            "docker_swarm_peers": docker_swarm_peers,
         }

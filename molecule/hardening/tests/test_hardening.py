@@ -172,7 +172,10 @@ def test_sudoers_and_core_dumps_and_journald(host):
     assert host.file("/etc/sudoers.d/90-bizosaas-admin").mode == 0o440
     with host.sudo():
         assert host.run("visudo -c").rc == 0
-    assert host.run(f"su -s /bin/sh -c 'ulimit -c' {ADMIN}").stdout.strip() == "0"
+    # A login shell of the admin: no core dumps, umask 027, an idle timeout.
+    with host.sudo():
+        login = host.check_output(f"su - {ADMIN} -c 'ulimit -c; umask; echo $TMOUT'").split()
+    assert login == ["0", "0027", "900"]
     assert "SystemMaxUse=500M" in host.check_output("systemd-analyze cat-config systemd/journald.conf")
 
 

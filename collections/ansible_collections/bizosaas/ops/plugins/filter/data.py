@@ -351,6 +351,11 @@ def redis_acl(users: Sequence, default_password: str, categories: Sequence | Non
     return "\n".join(lines) + "\n"
 
 
+def rows_or_empty(result: Any) -> list:
+    """postgresql_query's query_result is {} when there is no row: make it a list."""
+    return list(result) if isinstance(result, Sequence) and not isinstance(result, str) else []
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -367,4 +372,5 @@ class FilterModule:
             "scram_sha256": scram_sha256,
             "scram_matches": scram_matches,
             "redis_acl": redis_acl,
+            "rows_or_empty": rows_or_empty,
         }

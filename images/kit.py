@@ -32,6 +32,7 @@ import sys
 import time
 import urllib.request
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -294,18 +295,17 @@ def build_docker(img: Image, digest: str) -> None:
     shutil.rmtree(ctx, ignore_errors=True)
 
 
-def ensure(img: Image, images: dict[str, Image], built: set[str]) -> bool:
-    """Build img (and its parent) if stale. Returns True if anything was built."""
-    changed = False
-    if img.parent:
-        parent = next(i for i in images.values() if i.ref == img.parent)
-        changed |= ensure(parent, images, built)
-    if img.ref in built:
-        return changed
+def ensure(img: Image, images: dict[str, Image], parent: Future[bool] | None = None) -> bool:
+    """Build img if it is stale, once its parent's build (a future) has finished.
+    Returns True if it was built."""
+    if parent is not None:
+        try:
+            parent.result()
+        except KitError:
+            raise KitError(f"{img.ref}: not built, because its parent {img.parent} failed (above)") from None
     digest = recipe_hash(img, images)
     if img.ref not in FORCE and image_label(img.ref) == digest:
-        built.add(img.ref)
-        return changed
+        return False
     start = time.monotonic()
     try:
         if img.kind == "rootfs":
@@ -317,8 +317,23 @@ def ensure(img: Image, images: dict[str, Image], built: set[str]) -> bool:
     except Exception as exc:  # name the image whatever failed
         raise KitError(f"{img.ref}: {exc}") from exc
     log(f"{img.ref}: built in {time.monotonic() - start:.0f}s")
-    built.add(img.ref)
     return True
+
+
+def with_parents(todo: list[Image], images: dict[str, Image]) -> list[Image]:
+    """todo and every ancestor, parents before children."""
+    by_ref = {i.ref: i for i in images.values()}
+    order: list[Image] = []
+
+    def add(img: Image) -> None:
+        if img.parent:
+            add(by_ref[img.parent])
+        if all(o.ref != img.ref for o in order):
+            order.append(img)
+
+    for img in todo:
+        add(img)
+    return order
 
 
 def select(names: list[str], images: dict[str, Image]) -> list[Image]:
@@ -334,16 +349,26 @@ def select(names: list[str], images: dict[str, Image]) -> list[Image]:
 
 
 def cmd_build(names: list[str], force: bool = False) -> None:
+    """Build what is stale. Independent images build in parallel (BIZOSAAS_KIT_JOBS, default 3):
+    debootstrap and apt spend much of their time waiting on the network and the disk."""
     images = _images()
-    built: set[str] = set()
     todo = select(names, images)
     global FORCE
     FORCE = {i.ref for i in todo} if force else set()
-    any_built = False
-    for img in todo:
-        any_built |= ensure(img, images, built)
-    if not any_built:
-        log(f"all {len(todo)} images are current (cache hit)")
+    order = with_parents(todo, images)
+    jobs = max(1, int(os.environ.get("BIZOSAAS_KIT_JOBS", "3")))
+    futures: dict[str, Future[bool]] = {}
+    # Submitted parents first and taken in FIFO order, so a worker waiting for a parent only
+    # ever waits for one that is already running: no deadlock with a bounded pool.
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for img in order:
+            futures[img.ref] = pool.submit(ensure, img, images, futures.get(img.parent or ""))
+    errors = [f.exception() for f in futures.values() if f.exception() is not None]
+    if errors:
+        first = [e for e in errors if "because its parent" not in str(e)] or errors
+        raise KitError("\n".join(str(e) for e in first))
+    if not any(f.result() for f in futures.values()):
+        log(f"all {len(order)} images are current (cache hit)")
 
 
 # --------------------------------------------------------------------------- registry

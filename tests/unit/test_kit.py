@@ -106,3 +106,26 @@ def test_registry_path(target: str, expected: tuple[str, str]) -> None:
 def test_unknown_image_is_refused() -> None:
     with pytest.raises(kit.KitError, match="unknown image 'nope'"):
         kit.select(["nope"], kit._images())
+
+
+def test_parallel_build_order_and_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parents build before children; a failed parent fails its children without building them,
+    while independent images still build; the error names the failing image and step."""
+    built: list[str] = []
+    monkeypatch.setattr(kit, "image_label", lambda ref: None)  # everything is stale
+
+    def fake_build(img, digest):
+        if img.ref == "bizosaas-kit/debian:bookworm":
+            raise kit.KitError(f"{img.ref}: debootstrap: command failed (bash ...)")
+        built.append(img.ref)
+
+    monkeypatch.setattr(kit, "build_rootfs", fake_build)
+    monkeypatch.setattr(kit, "build_docker", fake_build)
+    with pytest.raises(kit.KitError) as err:
+        kit.cmd_build(["postgres", "redis", "probe"])
+    assert str(err.value) == "bizosaas-kit/debian:bookworm: debootstrap: command failed (bash ...)"
+    assert "bizosaas-kit/redis:7" not in built  # its parent failed
+    assert built.index("bizosaas-kit/debian:trixie") < built.index("bizosaas-kit/postgres:17-pgvector")
+    assert built.index("bizosaas-kit/debian:trixie") < built.index("bizosaas-kit/probe:1.0.0")
+    order = [i.ref for i in kit.with_parents([kit._images()["vps-docker:trixie"]], kit._images())]
+    assert order == ["bizosaas-kit/vps:trixie", "bizosaas-kit/vps-docker:trixie"]

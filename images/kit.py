@@ -32,7 +32,7 @@ import sys
 import time
 import urllib.request
 import zipfile
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,12 +75,13 @@ class Image:
 def _images() -> dict[str, Image]:
     versions = json.loads((HERE / "versions.json").read_text())
     v = versions
+    # Builds are taken in this order (parents first), so the base most images need comes first.
     imgs = [
-        Image("vps", "rootfs", "bookworm", args={"suite": "bookworm", "variant": "vps"}),
-        Image("vps", "rootfs", "trixie", args={"suite": "trixie", "variant": "vps"}),
         Image("debian", "rootfs", "trixie", args={"suite": "trixie", "variant": "minbase"}),
         # Redis 7 is bookworm's; trixie ships Redis 8.
         Image("debian", "rootfs", "bookworm", args={"suite": "bookworm", "variant": "minbase"}),
+        Image("vps", "rootfs", "bookworm", args={"suite": "bookworm", "variant": "vps"}),
+        Image("vps", "rootfs", "trixie", args={"suite": "trixie", "variant": "vps"}),
         Image(
             "vps-docker",
             "docker",
@@ -358,11 +359,17 @@ def cmd_build(names: list[str], force: bool = False) -> None:
     order = with_parents(todo, images)
     jobs = max(1, int(os.environ.get("BIZOSAAS_KIT_JOBS", "3")))
     futures: dict[str, Future[bool]] = {}
-    # Submitted parents first and taken in FIFO order, so a worker waiting for a parent only
-    # ever waits for one that is already running: no deadlock with a bounded pool.
+    # An image is queued only once its parent has finished, so no worker sits waiting for one.
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for img in order:
-            futures[img.ref] = pool.submit(ensure, img, images, futures.get(img.parent or ""))
+        while True:
+            for img in order:
+                parent = futures.get(img.parent or "")
+                if img.ref not in futures and (img.parent is None or (parent is not None and parent.done())):
+                    futures[img.ref] = pool.submit(ensure, img, images, parent)
+            running = [f for f in futures.values() if not f.done()]
+            if not running:
+                break
+            wait(running, return_when=FIRST_COMPLETED)
     errors = [f.exception() for f in futures.values() if f.exception() is not None]
     if errors:
         first = [e for e in errors if "because its parent" not in str(e)] or errors

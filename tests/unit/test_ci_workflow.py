@@ -32,3 +32,19 @@ def test_every_scenario_uses_the_shared_harness():
         assert (ROOT / "molecule" / name / "converge.yml").exists(), f"{name}: no converge.yml"
         assert (ROOT / "molecule" / name / "verify.yml").exists() or (ROOT / "molecule" / name / "tests").exists(), \
             f"{name}: no verifier"
+
+
+def test_deploy_workflows_use_known_tags():
+    """Seed phase 4: one deploy workflow per stack, each running a tag site.yml knows."""
+    platforms = yaml.safe_load((ROOT / "group_vars/all/platforms.yml").read_text())["bizosaas_platforms"]
+    known = set(platforms) | {"phase1", "phase2", "phase3"}
+    callers = sorted((ROOT / ".github/workflows").glob("deploy-*.yml"))
+    assert {p.stem for p in callers} == {"deploy-infrastructure", *(f"deploy-{p}" for p in platforms)}
+    for path in callers:
+        wf = yaml.safe_load(path.read_text())
+        job = wf["jobs"]["deploy"]
+        assert job["uses"] == "./.github/workflows/deploy.yml"
+        assert job["with"]["tags"] in known, f"{path.name}: unknown tag {job['with']['tags']}"
+        site = (ROOT / "playbooks" / "site.yml").read_text() + "".join(
+            p.read_text() for p in (ROOT / "playbooks").glob("phase*.yml"))
+        assert job["with"]["tags"] in site, f"{path.name}: tag {job['with']['tags']} is not used by site.yml"

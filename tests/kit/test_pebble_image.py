@@ -7,18 +7,14 @@ import datetime
 import json
 import urllib.request
 
-import pytest
+import josepy as jose
 import requests
+from acme import challenges, client, crypto_util, messages
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tests.kit.kitlib import Containers, container_ip, docker, kit_ref, wait_for
-
-_PIN = "pip install acme==5.9.0 josepy==2.2.0 (pinned in requirements.txt)"
-jose = pytest.importorskip("josepy", reason=_PIN)
-acme_lib = pytest.importorskip("acme", reason=_PIN)
-from acme import challenges, client, crypto_util, messages  # noqa: E402
 
 NAME = "app.kit.test"
 

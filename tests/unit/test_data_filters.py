@@ -66,11 +66,12 @@ def test_missing_password_names_the_vault_variable():
 
 
 def test_secret_entries():
-    out = data.secret_entries(["a", "b"], ["1", None], "vault_x_{}_password")
+    out = data.secret_entries(["a", "b"], ["1", None], "x")
     assert out == [{"name": "a", "password": "1", "password_var": "vault_x_a_password"},
                    {"name": "b", "password": "", "password_var": "vault_x_b_password"}]
     with pytest.raises(AnsibleFilterError):
-        data.secret_entries(["a"], [], "{}")
+        data.secret_entries(["a"], [], "x")
+    assert data.secret_var_names([{"name": "b"}], "redis") == ["vault_redis_b_password"]
 
 
 def test_redis_overlapping_prefixes():

@@ -103,17 +103,24 @@ def platform_namespaces(platforms: Mapping) -> list[dict]:
     ]
 
 
-def secret_entries(entries: Sequence, values: Sequence, pattern: str) -> list[dict]:
-    """Zip names (or dicts with ``name``) with their secrets: ``pattern`` names the variable the
-    value came from (``vault_redis_{}_password``), for error messages."""
+def secret_var_names(names: Sequence, kind: str) -> list[str]:
+    """``['bizoholic']``, ``'postgres'`` -> ``['vault_postgres_bizoholic_password']``."""
+    if not re.match(r"^[a-z][a-z0-9_]*$", str(kind)):
+        raise AnsibleFilterError(f"secret_var_names: {kind!r} is not a valid kind")
+    return [f"vault_{kind}_{n.get('name') if isinstance(n, Mapping) else n}_password" for n in names or []]
+
+
+def secret_entries(entries: Sequence, values: Sequence, kind: str) -> list[dict]:
+    """Zip names (or dicts with ``name``) with their secrets, recording the vault variable each
+    value came from (``vault_<kind>_<name>_password``) for error messages."""
     entries, values = list(entries or []), list(values or [])
     if len(entries) != len(values):
         raise AnsibleFilterError(f"secret_entries: {len(entries)} names but {len(values)} values")
     out = []
-    for e, v in zip(entries, values, strict=True):
+    for e, v, var in zip(entries, values, secret_var_names(entries, kind), strict=True):
         item = dict(e) if isinstance(e, Mapping) else {"name": e}
         item["password"] = "" if v is None else str(v)
-        item["password_var"] = pattern.format(item["name"])
+        item["password_var"] = var
         out.append(item)
     return out
 
@@ -363,6 +370,7 @@ class FilterModule:
             "platform_redis_users": platform_redis_users,
             "platform_namespaces": platform_namespaces,
             "secret_entries": secret_entries,
+            "secret_var_names": secret_var_names,
             "unique_by": unique_by,
             "postgres_input_errors": postgres_input_errors,
             "redis_input_errors": redis_input_errors,

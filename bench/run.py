@@ -75,7 +75,7 @@ def playbook(name: str, inventory: Path, play: str, *args: str, host: str) -> Ru
     logf.parent.mkdir(parents=True, exist_ok=True)
     log(f"{name}: {' '.join(cmd[3:])}  (log {logf.relative_to(ROOT)})")
     env = demo.env()
-    env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACKS_ENABLED="", ANSIBLE_STDOUT_CALLBACK="default")
+    env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
     start = time.monotonic()
     with logf.open("w") as fh:
         proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)

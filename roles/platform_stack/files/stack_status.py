@@ -36,14 +36,18 @@ def status(stack: str) -> dict:
         desired = spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 1)
         update = (svc.get("UpdateStatus") or {}).get("State", "")
         tasks = docker(
-            "service", "ps", "--no-trunc", "--filter", "desired-state=running",
-            "--format", "{{.CurrentState}}|{{.ID}}", name,
+            "service",
+            "ps",
+            "--no-trunc",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.CurrentState}}|{{.ID}}",
+            name,
         ).splitlines()
         running = [t for t in tasks if t.startswith("Running")]
         containers: list[str] = []
-        for line in docker(
-            "ps", "-q", "--no-trunc", "--filter", f"label=com.docker.swarm.service.name={name}"
-        ).split():
+        for line in docker("ps", "-q", "--no-trunc", "--filter", f"label=com.docker.swarm.service.name={name}").split():
             containers.append(line)
         services[short] = {
             "name": name,

@@ -253,6 +253,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--name", default="bizosaas-bench")
     ap.add_argument("--rate", type=float, default=20.0, help="requests/s per domain (default 20)")
     ap.add_argument("--keep", action="store_true", help="keep the VPS container afterwards")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="use the running, converged container --name and skip (1) and (2) (quick iteration only)",
+    )
     a = ap.parse_args(argv)
     rate = f" --rate {a.rate:g}" if a.rate != 20 else ""
     results: dict = {"command": f"make bench  (python bench/run.py{rate})"}
@@ -274,16 +279,22 @@ def main(argv: list[str]) -> int:
     (work / "group_vars").mkdir()
     (work / "group_vars" / "all").symlink_to(demo.INVENTORY / "group_vars" / "all")
 
-    log(f"fresh VPS container {a.name}")
-    v = vps.start(a.name, image=demo.IMAGE, nested_docker=True)
+    if a.reuse:
+        log(f"reusing the converged VPS container {a.name} (figures 1 and 2 are not measured)")
+        v = vps.Vps(a.name, demo.IMAGE)
+        results["command"] += f"  [--reuse --name {a.name}: (1) and (2) skipped]"
+    else:
+        log(f"fresh VPS container {a.name}")
+        v = vps.start(a.name, image=demo.IMAGE, nested_docker=True)
     try:
-        full = playbook("1-full", inv, "site.yml", host=a.name)
-        if full.rc != 0:
-            print(full.tail)
-            raise SystemExit("the full site run failed; see the log")
-        results["full"] = full.__dict__
-        noop = playbook("2-noop", inv, "site.yml", host=a.name)
-        results["noop"] = noop.__dict__
+        if not a.reuse:
+            full = playbook("1-full", inv, "site.yml", host=a.name)
+            if full.rc != 0:
+                print(full.tail)
+                raise SystemExit("the full site run failed; see the log")
+            results["full"] = full.__dict__
+            noop = playbook("2-noop", inv, "site.yml", host=a.name)
+            results["noop"] = noop.__dict__
 
         ip = v.ip
         ca = work / "ca.crt"
@@ -357,10 +368,11 @@ def main(argv: list[str]) -> int:
         time.sleep(20)
         results["memory_mib"] = memory(a.name)
     finally:
-        if not a.keep:
+        if not a.keep and not a.reuse:
             vps.stop(a.name)
     report(results)
-    out = ROOT / "bench" / "results" / f"platforms-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    suffix = "-reuse" if a.reuse else ""
+    out = ROOT / "bench" / "results" / f"platforms-{time.strftime('%Y%m%dT%H%M%S')}{suffix}.json"
     out.parent.mkdir(exist_ok=True)
     for k in ("full", "noop", "tagged", "broken", "rollback"):
         results.get(k, {}).pop("tail", None)
@@ -374,7 +386,8 @@ def pct(x: float, y: float) -> str:
 
 
 def report(r: dict) -> None:
-    full, noop, tagged = r["full"], r["noop"], r["tagged"]
+    na = {"seconds": 0.0, "changed": "n/a", "ok": "n/a"}
+    full, noop, tagged = r.get("full", na), r.get("noop", na), r["tagged"]
     zd, naive, broken, rb = tagged["zero_downtime"], r["naive"], r["broken"], r["rollback"]
     print("\n=== bizosaas-ops platform benchmarks (one run, one fresh VPS container) ===")
     print(f"reproduce: {r['command']}")

@@ -62,9 +62,7 @@ class Run:
     skipped: int = 0
     tail: str = ""
 
-    @property
-    def tasks(self) -> int:
-        return self.ok + self.failed  # ok already counts changed tasks
+    tasks: int = 0  # ok (which counts changed) + failed
 
 
 def playbook(name: str, inventory: Path, play: str, *args: str, host: str) -> Run:
@@ -85,6 +83,7 @@ def playbook(name: str, inventory: Path, play: str, *args: str, host: str) -> Ru
     m = re.search(rf"^{re.escape(host)}\s*:\s*ok=(\d+)\s+changed=(\d+).*?failed=(\d+)\s+skipped=(\d+)", text, re.M)
     if m:
         run.ok, run.changed, run.failed, run.skipped = (int(x) for x in m.groups())
+        run.tasks = run.ok + run.failed
     log(f"{name}: rc={run.rc} {secs:.0f}s ok={run.ok} changed={run.changed} failed={run.failed}")
     return run
 
@@ -370,7 +369,6 @@ def main(argv: list[str]) -> int:
     finally:
         if not a.keep and not a.reuse:
             vps.stop(a.name)
-    report(results)
     suffix = "-reuse" if a.reuse else ""
     out = ROOT / "bench" / "results" / f"platforms-{time.strftime('%Y%m%dT%H%M%S')}{suffix}.json"
     out.parent.mkdir(exist_ok=True)
@@ -378,6 +376,7 @@ def main(argv: list[str]) -> int:
         results.get(k, {}).pop("tail", None)
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     log(f"results: {out.relative_to(ROOT)}")
+    report(results)
     return 0
 
 

@@ -50,12 +50,16 @@ rm -f "$rootfs/var/lib/dbus/machine-id"
 echo "vps" >"$rootfs/etc/hostname"
 # A fresh VPS has root login by key and sshd enabled; the hardening role changes that.
 mkdir -p "$rootfs/root/.ssh" && chmod 700 "$rootfs/root/.ssh"
-# Generate host keys at first boot, as cloud images do, so every container has its own.
+# Generate host keys at first boot, as cloud images do, so every container has its own. Only
+# when none exist (the hardening role removes the ECDSA key and it must stay removed), and
+# before the unit's own `sshd -t` (so the list is reset and rebuilt in that order).
 rm -f "$rootfs"/etc/ssh/ssh_host_*
 mkdir -p "$rootfs/etc/systemd/system/ssh.service.d"
 cat >"$rootfs/etc/systemd/system/ssh.service.d/10-hostkeys.conf" <<'EOF'
 [Service]
-ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=
+ExecStartPre=/bin/sh -c 'ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1 || /usr/bin/ssh-keygen -A'
+ExecStartPre=/usr/sbin/sshd -t
 EOF
 # apt in the image: keep downloaded .debs out of the image, keep the index fresh enough.
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb

@@ -54,21 +54,7 @@ test: bootstrap ## Everything CI runs, with a table of each stage's wall time
 demo: bootstrap ## The whole stack on a local container VPS (inventories/local)
 	@$(PY) tests/harness/demo.py up
 
-demo-deploy: venv ## Redeploy one platform and nothing else: make deploy PLATFORM=coreldove [INVENTORY=...]
-	@test -n "$(PLATFORM)" || { echo "PLATFORM is required, e.g. make deploy PLATFORM=coreldove"; exit 2; }
-	ansible-playbook -i $(INVENTORY) playbooks/platform.yml -e platform=$(PLATFORM)
-
-plan: venv ## What site.yml would change, summarised per role (check mode + diff): [TAGS=coreldove]
-	ansible-playbook -i $(INVENTORY) playbooks/plan.yml $(if $(TAGS),-e plan_tags=$(TAGS))
-
-history: venv ## The deploy history kept on the host: [PLATFORM=coreldove]
-	ansible-playbook -i $(INVENTORY) playbooks/history.yml $(if $(PLATFORM),-e platform=$(PLATFORM))
-
-rollback: venv ## Return a platform to its previous image set: make rollback PLATFORM=coreldove
-	@test -n "$(PLATFORM)" || { echo "PLATFORM is required, e.g. make rollback PLATFORM=coreldove"; exit 2; }
-	ansible-playbook -i $(INVENTORY) playbooks/rollback.yml -e platform=$(PLATFORM)
-
-clean: ## Remove the demo VPS container (keeps its volumes unless PURGE=1)
+demo-clean: ## Remove the demo VPS container (keeps its volumes unless PURGE=1)
 	@$(PY) tests/harness/demo.py down $(if $(PURGE),--purge)
 
 secrets: venv ## Generate an encrypted vault for a new environment: make secrets ENV=staging

@@ -17,6 +17,8 @@ PLATFORM ?=
 #   make deploy PLATFORM=coreldove INVENTORY=inventories/production
 INVENTORY ?= inventories/local
 TAGS ?=
+# The vault password: $ANSIBLE_VAULT_PASSWORD_FILE if set, else the inventory's generated .vault-pass.
+VAULT_ARGS = $(if $(ANSIBLE_VAULT_PASSWORD_FILE),,$(if $(wildcard $(INVENTORY)/.vault-pass),--vault-password-file $(INVENTORY)/.vault-pass))
 
 .PHONY: help bootstrap venv host images lint unit badinput molecule test demo demo-clean secrets \
         bench clean deploy plan history rollback
@@ -65,17 +67,17 @@ bench: bootstrap ## Benchmarks that print ratios (bench/README.md)
 
 deploy: venv ## Redeploy one platform and nothing else: make deploy PLATFORM=coreldove [INVENTORY=...]
 	@test -n "$(PLATFORM)" || { echo "PLATFORM is required, e.g. make deploy PLATFORM=coreldove"; exit 2; }
-	ansible-playbook -i $(INVENTORY) playbooks/platform.yml -e platform=$(PLATFORM)
+	ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) playbooks/platform.yml -e platform=$(PLATFORM)
 
 plan: venv ## What site.yml would change, summarised per role (check mode + diff): [TAGS=coreldove]
-	ansible-playbook -i $(INVENTORY) playbooks/plan.yml $(if $(TAGS),-e plan_tags=$(TAGS))
+	ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) playbooks/plan.yml $(if $(TAGS),-e plan_tags=$(TAGS))
 
 history: venv ## The deploy history kept on the host: [PLATFORM=coreldove]
-	ansible-playbook -i $(INVENTORY) playbooks/history.yml $(if $(PLATFORM),-e platform=$(PLATFORM))
+	ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) playbooks/history.yml $(if $(PLATFORM),-e platform=$(PLATFORM))
 
 rollback: venv ## Return a platform to its previous image set: make rollback PLATFORM=coreldove
 	@test -n "$(PLATFORM)" || { echo "PLATFORM is required, e.g. make rollback PLATFORM=coreldove"; exit 2; }
-	ansible-playbook -i $(INVENTORY) playbooks/rollback.yml -e platform=$(PLATFORM)
+	ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) playbooks/rollback.yml -e platform=$(PLATFORM)
 
 clean: ## Remove local caches (not the image cache or the registry)
 	rm -rf .cache .pytest_cache .ruff_cache

@@ -321,6 +321,27 @@ def main(argv: list[str]) -> int:
             "zero_downtime": zd,
         }
 
+        load.start()
+        time.sleep(3)
+        broken = playbook(
+            "5-broken", inv, "site.yml", "--tags", PLATFORM, "-e", probe_vars("1.0.2", fail=True), host=a.name
+        )
+        time.sleep(3)
+        results["broken"] = {
+            **broken.__dict__,
+            "load": load.stop(),
+            "images_after": service_images(a.name, PLATFORM),
+            "rolled_back_in_log": "rolled_back" in broken.tail,
+        }
+
+        load.start()
+        time.sleep(3)
+        rb = playbook("6-rollback", inv, "rollback.yml", "-e", f"platform={PLATFORM}", host=a.name)
+        time.sleep(3)
+        results["rollback"] = {**rb.__dict__, "load": load.stop(), "images_after": service_images(a.name, PLATFORM)}
+
+        # Last: a naive update leaves stop-first in the services' PreviousSpec, which Swarm would
+        # roll back to; measured after the start-first deploys so that it cannot taint them.
         log("naive: docker service update --force --update-order stop-first on each coreldove service")
         load.start()
         time.sleep(3)
@@ -344,25 +365,6 @@ def main(argv: list[str]) -> int:
             )
         time.sleep(5)
         results["naive"] = load.stop()
-
-        load.start()
-        time.sleep(3)
-        broken = playbook(
-            "5-broken", inv, "site.yml", "--tags", PLATFORM, "-e", probe_vars("1.0.2", fail=True), host=a.name
-        )
-        time.sleep(3)
-        results["broken"] = {
-            **broken.__dict__,
-            "load": load.stop(),
-            "images_after": service_images(a.name, PLATFORM),
-            "rolled_back_in_log": "rolled_back" in broken.tail,
-        }
-
-        load.start()
-        time.sleep(3)
-        rb = playbook("6-rollback", inv, "rollback.yml", "-e", f"platform={PLATFORM}", host=a.name)
-        time.sleep(3)
-        results["rollback"] = {**rb.__dict__, "load": load.stop(), "images_after": service_images(a.name, PLATFORM)}
 
         time.sleep(20)
         results["memory_mib"] = memory(a.name)

@@ -67,7 +67,10 @@ def test_cases_exist():
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_bad_input_is_rejected_before_any_change(case, vps_pool, tmp_path):
     host = vps_pool(case.get("image", "bizosaas-kit/vps:bookworm"))
-    inventory = host.inventory(tmp_path / "hosts.yml")
+    # A directory inventory that links the shared glue, like inventories/<env>/ does.
+    (tmp_path / "inv").mkdir()
+    host.inventory(tmp_path / "inv" / "hosts.yml")
+    inventory = tmp_path / "inv"
     extra = {**BASE_VARS, **(case.get("vars") or {})}
     (tmp_path / "vars.json").write_text(json.dumps(extra))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")

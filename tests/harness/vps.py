@@ -38,8 +38,17 @@ class Vps:
     def exec(self, *cmd: str, check: bool = False) -> subprocess.CompletedProcess:
         return docker("exec", self.name, *cmd, check=check)
 
-    def inventory(self, path: Path, group_vars: dict | None = None) -> Path:
-        """Write a one-host YAML inventory using the community.docker.docker connection."""
+    def inventory(self, path: Path, group_vars: dict | None = None, shared: bool = True) -> Path:
+        """Write a one-host inventory using the community.docker.docker connection.
+
+        `path` is the hosts file; with `shared`, its folder also links the top-level
+        group_vars/all as group_vars/all/00_shared, exactly as the real inventories do."""
+        if shared:
+            gv = path.parent / "group_vars" / "all"
+            gv.mkdir(parents=True, exist_ok=True)
+            link = gv / "00_shared"
+            if not link.exists():
+                link.symlink_to(ROOT / "group_vars" / "all")
         inv = {
             "all": {
                 "hosts": {

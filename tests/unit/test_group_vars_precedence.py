@@ -18,10 +18,16 @@ ROOT = Path(__file__).resolve().parents[2]
 INVENTORIES = sorted(p.name for p in (ROOT / "inventories").iterdir() if (p / "hosts.yml").exists())
 
 
+def vault_args(inventory: Path) -> list[str]:
+    """The demo generates an encrypted vault (and its password file) in inventories/local."""
+    pw = inventory / ".vault-pass"
+    return ["--vault-password-file", str(pw)] if pw.exists() else []
+
+
 def host_vars(inventory: Path, host: str) -> dict:
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     out = subprocess.run(
-        ["ansible-inventory", "-i", str(inventory), "--host", host],
+        ["ansible-inventory", "-i", str(inventory), *vault_args(inventory), "--host", host],
         check=True, text=True, capture_output=True, env=env, cwd=ROOT,
     ).stdout
     return json.loads(out)
@@ -29,7 +35,8 @@ def host_vars(inventory: Path, host: str) -> dict:
 
 def first_host(inventory: Path) -> str:
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    out = subprocess.run(["ansible-inventory", "-i", str(inventory), "--list"], check=True, text=True,
+    out = subprocess.run(["ansible-inventory", "-i", str(inventory), *vault_args(inventory), "--list"],
+                         check=True, text=True,
                          capture_output=True, env=env, cwd=ROOT).stdout
     return sorted(json.loads(out)["_meta"]["hostvars"])[0]
 

@@ -13,14 +13,14 @@ export BIZOSAAS_CACHE ?= /var/cache/bizosaas-ops
 ENV ?= staging
 SCENARIOS ?=
 PLATFORM ?=
-# Everyday operations run against INVENTORY (default: the demo). Example:
-#   make deploy PLATFORM=coreldove INVENTORY=inventories/production
-INVENTORY ?= inventories/local
+# Everyday operations run against inventories/$(ENV). Examples:
+#   make deploy PLATFORM=coreldove ENV=production      make history ENV=local
+INVENTORY ?= inventories/$(ENV)
 TAGS ?=
 # The vault password: $ANSIBLE_VAULT_PASSWORD_FILE if set, else the inventory's generated .vault-pass.
 VAULT_ARGS = $(if $(ANSIBLE_VAULT_PASSWORD_FILE),,$(if $(wildcard $(INVENTORY)/.vault-pass),--vault-password-file $(INVENTORY)/.vault-pass))
 
-.PHONY: help bootstrap venv host images lint unit badinput molecule test demo demo-clean secrets \
+.PHONY: help bootstrap venv host images lint unit badinput molecule test test-site demo demo-clean secrets \
         bench clean deploy plan history rollback
 
 help: ## Show the targets
@@ -53,6 +53,9 @@ molecule: images ## Every Molecule scenario (SCENARIOS="a b" for a subset)
 test: bootstrap ## Everything CI runs, with a table of each stage's wall time
 	@$(PY) tests/harness/stages.py all
 
+test-site: images ## The whole site.yml in one VPS container (Molecule scenario `site`; not in `make test` yet)
+	@$(PY) tests/harness/stages.py molecule site
+
 demo: bootstrap ## The whole stack on a local container VPS (inventories/local)
 	@$(PY) tests/harness/demo.py up
 
@@ -60,12 +63,12 @@ demo-clean: ## Remove the demo VPS container (keeps its volumes unless PURGE=1)
 	@$(PY) tests/harness/demo.py down $(if $(PURGE),--purge)
 
 secrets: venv ## Generate an encrypted vault for a new environment: make secrets ENV=staging
-	@$(PY) tests/harness/secrets.py inventories/$(ENV)
+	@$(PY) -m tests.harness.secrets inventories/$(ENV)
 
 bench: bootstrap ## Benchmarks that print ratios (bench/README.md)
 	@$(PY) bench/run.py
 
-deploy: venv ## Redeploy one platform and nothing else: make deploy PLATFORM=coreldove [INVENTORY=...]
+deploy: venv ## Redeploy one platform and nothing else: make deploy PLATFORM=coreldove [ENV=production]
 	@test -n "$(PLATFORM)" || { echo "PLATFORM is required, e.g. make deploy PLATFORM=coreldove"; exit 2; }
 	ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) playbooks/platform.yml -e platform=$(PLATFORM)
 

@@ -103,7 +103,18 @@ def scenarios() -> list[str]:
     return sorted(p.parent.name for p in found if not p.parent.name.startswith("_"))
 
 
-def stage_molecule(names: list[str]) -> Result:
+# Scenarios `make test` does not run yet, each with the reason (run them with `make test-site` or
+# `make molecule SCENARIOS=...`). `site` converges the whole site.yml three times (converge,
+# idempotence, check) plus a verifier: about 40 min on this 2-core machine, which would push a cold
+# `make test` past its 60-min budget. It stays in the GitHub Actions matrix, one runner per scenario.
+NOT_IN_MAKE_TEST = {"site": "whole site.yml, ~40 min here: make test-site"}
+
+
+def stage_molecule(names: list[str], default_exclude: bool = False) -> Result:
+    if not names and default_exclude:
+        for name, why in NOT_IN_MAKE_TEST.items():
+            say(f"--- molecule-{name}: not part of make test ({why})")
+        names = [n for n in scenarios() if n not in NOT_IN_MAKE_TEST]
     names = names or scenarios()
     unknown = sorted(set(names) - set(scenarios()))
     if unknown:
@@ -157,7 +168,7 @@ def main(argv: list[str]) -> int:
         if img.ok:
             results.append(stage_pytest("kit", "tests/kit"))
             results.append(stage_pytest("badinput", "tests/bad_input"))
-            results.append(stage_molecule(rest))
+            results.append(stage_molecule(rest, default_exclude=True))
         else:
             for name in ("kit", "badinput", "molecule"):
                 results.append(Result(name, False, 0.0, "skipped: the image kit failed"))

@@ -57,3 +57,17 @@ def test_real_toolkit_references_are_found():
     root = Path(__file__).resolve().parents[2]
     generated, _ = gen.referenced_names(root / "inventories" / "staging")
     assert all(n.startswith("vault_") for n in generated)
+
+
+def test_make_secrets_command_runs_as_the_makefile_calls_it():
+    """Run as a script, tests/harness/secrets.py would import itself instead of the stdlib
+    `secrets`; the Makefile therefore runs it as a module. Prove that command works."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert "-m tests.harness.secrets" in (root / "Makefile").read_text()
+    out = subprocess.run([sys.executable, "-m", "tests.harness.secrets", "--print-names", "inventories/staging"],
+                         cwd=root, text=True, capture_output=True, check=True).stdout
+    assert "vault_postgres_bizoholic_password" in out

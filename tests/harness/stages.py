@@ -122,7 +122,7 @@ def stage_molecule(names: list[str], default_exclude: bool = False) -> Result:
         return Result("molecule", False, 0.0, "unknown scenario")
     start = time.monotonic()
     # Heaviest first, so the long ones do not start last.
-    order = sorted(names, key=lambda n: (n not in ("site", "data_services", "traefik", "dokploy"), n))
+    order = sorted(names, key=lambda n: (n not in ("site", "data_services", "hardening", "traefik", "dokploy"), n))
     with ThreadPoolExecutor(max_workers=max(1, JOBS)) as pool:
         results = list(pool.map(lambda n: run_logged(f"molecule-{n}", ["molecule", "test", "-s", n]), order))
     return Result("molecule", all(r.ok for r in results), time.monotonic() - start, children=results)

@@ -53,7 +53,7 @@ molecule: images ## Every Molecule scenario (SCENARIOS="a b" for a subset)
 test: bootstrap ## Everything CI runs, with a table of each stage's wall time
 	@$(PY) tests/harness/stages.py all
 
-test-site: images ## The whole site.yml in one VPS container (Molecule scenario `site`; not in `make test` yet)
+test-site: images ## Only the `site` scenario (the whole site.yml in one VPS container; `make test` runs it too)
 	@$(PY) tests/harness/stages.py molecule site
 
 demo: bootstrap ## The whole stack on a local container VPS (inventories/local)

@@ -12,11 +12,14 @@ line is "N passed, N failed" over stages and scenarios; the exit code is non-zer
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".cache" / "logs"
 VENV_BIN = ROOT / ".venv" / "bin"
 # Scenarios run side by side: most of their time is spent waiting on systemd, apt and Docker,
-# not on the CPU. 2 measured best on the 2-core CI machine (bench: BIZOSAAS_MOLECULE_JOBS=1|2|3).
-JOBS = int(os.environ.get("BIZOSAAS_MOLECULE_JOBS", "2"))
+# not on the CPU. Default 3 (BIZOSAAS_MOLECULE_JOBS=N to change; the stage table shows the effect).
+JOBS = int(os.environ.get("BIZOSAAS_MOLECULE_JOBS", "3"))
 _print_lock = threading.Lock()
 
 
@@ -103,29 +106,94 @@ def scenarios() -> list[str]:
     return sorted(p.parent.name for p in found if not p.parent.name.startswith("_"))
 
 
-# Scenarios `make test` does not run yet, each with the reason (run them with `make test-site` or
-# `make molecule SCENARIOS=...`). `site` converges the whole site.yml three times (converge,
-# idempotence, check) plus a verifier: about 40 min on this 2-core machine, which would push a cold
-# `make test` past its 60-min budget. It stays in the GitHub Actions matrix, one runner per scenario.
-NOT_IN_MAKE_TEST = {"site": "whole site.yml, ~40 min here: make test-site"}
+# Expected wall time (s) of each pooled job, used only to start the longest first (the classic
+# longest-processing-time rule: the pool then ends close to the longest job's own time). Each run
+# records what it measured in .cache/stage-times.json, which overrides these seeds next time.
+TIMES = ROOT / ".cache" / "stage-times.json"
+SEED_SECONDS = {
+    "molecule-site": 1500, "molecule-data_services": 840, "molecule-hardening": 650,
+    "molecule-dokploy": 300, "molecule-traefik": 280, "badinput": 240, "molecule-docker_engine": 230,
+    "molecule-swarm_multi": 200, "molecule-swarm": 180, "kit": 120,
+}
 
 
-def stage_molecule(names: list[str], default_exclude: bool = False) -> Result:
-    if not names and default_exclude:
-        for name, why in NOT_IN_MAKE_TEST.items():
-            say(f"--- molecule-{name}: not part of make test ({why})")
-        names = [n for n in scenarios() if n not in NOT_IN_MAKE_TEST]
+def expected_seconds() -> dict[str, float]:
+    seen: dict[str, float] = dict(SEED_SECONDS)
+    with contextlib.suppress(OSError, ValueError):
+        seen.update({k: float(v) for k, v in json.loads(TIMES.read_text()).items()})
+    return seen
+
+
+def record_seconds(results: list[Result]) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        seen = json.loads(TIMES.read_text()) if TIMES.exists() else {}
+        seen.update({r.name: round(r.seconds) for r in results if r.ok})
+        TIMES.parent.mkdir(parents=True, exist_ok=True)
+        TIMES.write_text(json.dumps(seen, indent=1, sort_keys=True) + "\n")
+
+
+@dataclass
+class Job:
+    name: str
+    run: Callable[[], Result]
+
+
+def molecule_job(name: str) -> Job:
+    return Job(f"molecule-{name}", lambda: run_logged(f"molecule-{name}", ["molecule", "test", "-s", name]))
+
+
+def pool(jobs: list[Job], workers: int) -> list[Result]:
+    """Run the jobs `workers` at a time, longest expected first; results in the jobs' order."""
+    expect = expected_seconds()
+    order = sorted(jobs, key=lambda j: -expect.get(j.name, 300))
+    say(f"--- pool of {workers}: " + ", ".join(f"{j.name} (~{fmt(expect.get(j.name, 300))})" for j in order))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as ex:
+        futures = {j.name: ex.submit(j.run) for j in order}
+        results = [futures[j.name].result() for j in jobs]
+    record_seconds(results)
+    return results
+
+
+def stage_molecule(names: list[str]) -> Result:
     names = names or scenarios()
     unknown = sorted(set(names) - set(scenarios()))
     if unknown:
         say(f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(scenarios())}")
         return Result("molecule", False, 0.0, "unknown scenario")
     start = time.monotonic()
-    # Heaviest first, so the long ones do not start last.
-    order = sorted(names, key=lambda n: (n not in ("site", "data_services", "hardening", "traefik", "dokploy"), n))
-    with ThreadPoolExecutor(max_workers=max(1, JOBS)) as pool:
-        results = list(pool.map(lambda n: run_logged(f"molecule-{n}", ["molecule", "test", "-s", n]), order))
+    results = pool([molecule_job(n) for n in names], JOBS)
     return Result("molecule", all(r.ok for r in results), time.monotonic() - start, children=results)
+
+
+def stage_all() -> list[Result]:
+    """Everything `make test` runs. Lint and unit need no images, so they run while the kit builds
+    (a cold build mostly waits on debootstrap and apt). Then the kit's tests, the bad-input suite
+    and every Molecule scenario share one pool, so the short jobs fill the gaps beside the long
+    `site` and `data_services` scenarios instead of waiting for a stage boundary."""
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        img_f = ex.submit(stage_images)
+        fast_f = ex.submit(lambda: [stage_lint(), stage_pytest("unit", "tests/unit")])
+        img = img_f.result()
+        lint, unit = fast_f.result()
+    results = [img, lint, unit]
+    if not img.ok:
+        for name in ("kit", "badinput", "molecule"):
+            results.append(Result(name, False, 0.0, "skipped: the image kit failed"))
+        return results
+    jobs = [
+        Job("kit", lambda: stage_pytest("kit", "tests/kit")),
+        Job("badinput", lambda: stage_pytest("badinput", "tests/bad_input")),
+        *(molecule_job(n) for n in scenarios()),
+    ]
+    pool_start = time.monotonic()
+    done = pool(jobs, JOBS)
+    results += done[:2]
+    mol = done[2:]
+    pool_secs = time.monotonic() - pool_start
+    results.append(Result("molecule", all(r.ok for r in mol), pool_secs, "(the shared pool's wall time)", children=mol))
+    say(f"--- all stages done in {fmt(time.monotonic() - start)}")
+    return results
 
 
 def table(results: list[Result], total: float) -> str:
@@ -161,17 +229,7 @@ def main(argv: list[str]) -> int:
     start = time.monotonic()
     results: list[Result] = []
     if what == "all":
-        img = stage_images()
-        results.append(img)
-        results.append(stage_lint())
-        results.append(stage_pytest("unit", "tests/unit"))
-        if img.ok:
-            results.append(stage_pytest("kit", "tests/kit"))
-            results.append(stage_pytest("badinput", "tests/bad_input"))
-            results.append(stage_molecule(rest, default_exclude=True))
-        else:
-            for name in ("kit", "badinput", "molecule"):
-                results.append(Result(name, False, 0.0, "skipped: the image kit failed"))
+        results += stage_all()
     elif what == "lint":
         results.append(stage_lint())
     elif what in ("unit", "kit", "badinput"):

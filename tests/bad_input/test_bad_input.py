@@ -50,7 +50,9 @@ def vps_pool(tmp_path_factory):
 
     def get(image: str) -> vps.Vps:
         if image not in started:
-            name = f"badinput-{re.sub(r'[^a-z0-9]+', '-', image.split('/')[-1])}"
+            # BIZOSAAS_BADINPUT_PREFIX keeps concurrent runs (several engineers) off each other's VPS.
+            prefix = os.environ.get("BIZOSAAS_BADINPUT_PREFIX", "badinput")
+            name = f"{prefix}-{re.sub(r'[^a-z0-9]+', '-', image.split('/')[-1])}"
             started[image] = vps.start(name, image=image, nested_docker="docker" in image)
         return started[image]
 

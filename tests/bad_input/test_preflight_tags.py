@@ -1,0 +1,48 @@
+"""The preflight's list of known tags must cover every tag site.yml uses.
+
+playbooks/preflight.yml refuses an unknown --tags name (a typo would otherwise deploy nothing and
+say nothing). Its list is written out by hand, so this test fails when a playbook or role gains a
+tag the list lacks: `ansible-playbook playbooks/site.yml --list-tags` is the truth.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def known_tags() -> set[str]:
+    play = yaml.safe_load((ROOT / "playbooks/preflight.yml").read_text())[0]
+    listed = set(re.findall(r"'([a-z0-9_]+)'", play["vars"]["__preflight_known_tags"]))
+    platforms = {p for ps in play["vars"]["__preflight_phase_platforms"].values() for p in ps}
+    return listed | platforms
+
+
+def site_tags(tmp_path: Path) -> set[str]:
+    # A one-host inventory without a vault: --list-tags reads no variables of the hosts.
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    preflight-tags:\n      ansible_connection: local\n")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    out = subprocess.run(
+        ["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), str(ROOT / "playbooks/site.yml"), "--list-tags"],
+        cwd=ROOT, env=env, text=True, capture_output=True, check=True, timeout=300,
+    ).stdout
+    tags: set[str] = set()
+    for line in re.findall(r"TASK TAGS: \[([^\]]*)\]", out):
+        tags |= {t.strip() for t in line.split(",") if t.strip()}
+    return tags
+
+
+def test_preflight_knows_every_site_tag(tmp_path):
+    site = site_tags(tmp_path)
+    assert {"hardening", "coreldove", "phase1", "preflight"} <= site, f"unexpected --list-tags output: {site}"
+    missing = site - known_tags()
+    assert not missing, (
+        f"site.yml uses tags that playbooks/preflight.yml (__preflight_known_tags) does not know: {sorted(missing)}; "
+        "the preflight would refuse --tags with them"
+    )

@@ -73,6 +73,23 @@ def test_labels_take_the_resolver_from_the_certificate_groups(hosts, resolver):
     assert labels["traefik.http.routers.r.tls"] == "true"
 
 
+@pytest.mark.parametrize(("lbswarm", "expected"), [(True, "true"), (False, None)])
+def test_labels_lbswarm_routes_to_the_swarm_vip_only_when_asked(lbswarm, expected):
+    labels = traefik_labels("r", ["a.example.com"], 80, lbswarm=lbswarm)
+    assert labels.get("traefik.swarm.lbswarm") == expected
+    # the v2 spelling is silently ignored by Traefik v3: never emit it
+    assert "traefik.docker.lbswarm" not in labels
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"lbswarm": True, "provider": "docker"}, "swarm provider only"), ({"lbswarm": "yes"}, "true or false")],
+)
+def test_labels_lbswarm_rejects_bad_input(kwargs, match):
+    with pytest.raises(AnsibleFilterError, match=match):
+        traefik_labels("r", ["a.example.com"], 80, **kwargs)
+
+
 def test_labels_on_web_entrypoint_have_no_tls():
     labels = traefik_labels("plain", ["a.example.com"], 80, entrypoint="web")
     assert not any(".tls" in k for k in labels)

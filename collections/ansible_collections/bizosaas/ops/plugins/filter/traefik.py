@@ -43,6 +43,14 @@ options:
   provider: {description: "C(swarm) (labels under deploy.labels) or C(docker)", type: str, default: swarm}
   certificates: {description: The edge's certificate groups (traefik_certificates), type: list, elements: dict}
   priority: {description: Router priority, type: int}
+  lbswarm:
+    description:
+      - "C(swarm) only: route to the service's virtual IP (C(traefik.swarm.lbswarm=true)) instead of
+        the task IPs Traefik learns by polling. Swarm takes a task out of the VIP before it stops it
+        and adds it only once healthy, so a rolling update never reaches a stopped task. Needs
+        C(endpoint_mode: vip) (IPVS); Traefik ignores it for C(dnsrr) services."
+    type: bool
+    default: false
 """
 
 # A host name (RFC 1123 labels, a letter-only TLD or 'localhost'), optionally a leading wildcard.
@@ -138,6 +146,7 @@ def traefik_labels(
     provider: str = "swarm",
     certificates: Iterable[Mapping[str, Any]] | None = None,
     priority: int | None = None,
+    lbswarm: bool = False,
 ) -> dict[str, str]:
     """Router + service labels for one routed service (see DOCUMENTATION)."""
     if not isinstance(name, str) or not _ROUTER.match(name):
@@ -156,6 +165,10 @@ def traefik_labels(
         raise AnsibleFilterError(f"{what}: provider must be 'swarm' or 'docker', got {provider!r}")
     if not entrypoint or not isinstance(entrypoint, str):
         raise AnsibleFilterError(f"{what}: entrypoint must be a name, got {entrypoint!r}")
+    if not isinstance(lbswarm, bool):
+        raise AnsibleFilterError(f"{what}: lbswarm must be true or false, got {lbswarm!r}")
+    if lbswarm and provider != "swarm":
+        raise AnsibleFilterError(f"{what}: lbswarm applies to the swarm provider only, got provider {provider!r}")
     rule = traefik_hosts_rule(hosts, what)
     r = f"traefik.http.routers.{name}"
     labels = {
@@ -178,6 +191,8 @@ def traefik_labels(
         labels[f"{r}.middlewares"] = ",".join(mws)
     if priority is not None:
         labels[f"{r}.priority"] = str(int(priority))
+    if lbswarm:
+        labels["traefik.swarm.lbswarm"] = "true"
     return labels
 
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def known_tags() -> set[str]:
     play = yaml.safe_load((ROOT / "playbooks/preflight.yml").read_text())[0]
-    listed = set(re.findall(r"'([a-z0-9_]+)'", play["vars"]["__preflight_known_tags"]))
+    listed = set(re.findall(r"'([a-z0-9_-]+)'", play["vars"]["__preflight_known_tags"]))
     platforms = {p for ps in play["vars"]["__preflight_phase_platforms"].values() for p in ps}
     return listed | platforms
 

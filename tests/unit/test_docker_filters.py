@@ -137,7 +137,15 @@ def test_network_specs_platforms_overrides_custom():
         custom=[{"name": "monitoring", "encrypted": True}],
     )
     by = {s["name"]: s for s in specs}
-    assert list(by) == ["dokploy-network", "bizosaas-network", "bizosaas-bizoholic", "bizosaas-coreldove", "monitoring"]
+    assert list(by) == [
+        "dokploy-network",
+        "bizosaas-network",
+        "bizosaas-bizoholic",
+        "bizosaas-bizoholic-edge",
+        "bizosaas-coreldove",
+        "bizosaas-coreldove-edge",
+        "monitoring",
+    ]
     assert by["bizosaas-bizoholic"] == {
         "name": "bizosaas-bizoholic",
         "driver": "overlay",
@@ -146,6 +154,41 @@ def test_network_specs_platforms_overrides_custom():
         "subnet": "10.211.0.0/24",
     }
     assert by["monitoring"]["encrypted"] and by["monitoring"]["attachable"]
+    # a platform's edge overlay: Traefik (a standalone container) joins it, whatever platform_attachable says
+    assert by["bizosaas-coreldove-edge"] == {
+        "name": "bizosaas-coreldove-edge",
+        "driver": "overlay",
+        "attachable": True,
+        "encrypted": False,
+        "subnet": "",
+    }
+
+
+def test_network_specs_platform_edges_follow_prefix_suffix_and_encryption():
+    specs = f.docker_network_specs(
+        "dokploy-network", data="bizosaas-network", platforms={"shop": {}}, prefix="acme-", edge_suffix="-public",
+        encrypted=True, overrides={"acme-shop-public": {"subnet": "10.212.0.0/24"}},
+    )
+    by = {s["name"]: s for s in specs}
+    assert list(by) == ["dokploy-network", "bizosaas-network", "acme-shop", "acme-shop-public"]
+    assert by["acme-shop-public"]["encrypted"] and by["acme-shop-public"]["subnet"] == "10.212.0.0/24"
+
+
+def test_platform_edge_networks_match_the_specs():
+    platforms = {"bizoholic": {"enabled": True}, "coreldove": None, "management": {"enabled": False}}
+    edges = f.docker_platform_edge_networks(platforms, "bizosaas-", "-edge")
+    assert edges == ["bizosaas-bizoholic-edge", "bizosaas-coreldove-edge"]
+    specs = f.docker_network_specs("dokploy-network", data="bizosaas-network", platforms=platforms)
+    assert set(edges) <= {s["name"] for s in specs}
+    assert f.docker_platform_edge_networks({}, "bizosaas-", "") == []
+    assert "docker_platform_edge_networks" in f.FilterModule().filters()
+
+
+def test_platform_edge_networks_refuse_an_empty_suffix():
+    with pytest.raises(AnsibleFilterError, match="bizosaas_platform_edge_network_suffix"):
+        f.docker_platform_edge_networks({"coreldove": {}}, "bizosaas-", "")
+    with pytest.raises(AnsibleFilterError, match="would be its private overlay"):
+        f.docker_network_specs("dokploy-network", data="bizosaas-network", platforms={"coreldove": {}}, edge_suffix="")
 
 
 @pytest.mark.parametrize(
@@ -156,6 +199,9 @@ def test_network_specs_platforms_overrides_custom():
         ({"custom": [{"attachable": True}]}, "docker_swarm_networks_custom"),
         ({"custom": [{"name": "dokploy-network"}]}, "more than once"),
         ({"overrides": {"dokploy-network": {"subnet": "10.0.0.1/24"}}}, "not a CIDR"),
+        # a platform named shop-edge collides with shop's edge overlay
+        ({"platforms": {"shop": {}, "shop-edge": {}}}, "more than once"),
+        ({"custom": [{"name": "bizosaas-shop-edge"}], "platforms": {"shop": {}}}, "more than once"),
     ],
 )
 def test_network_specs_rejects(kw, match):

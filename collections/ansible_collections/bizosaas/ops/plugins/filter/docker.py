@@ -217,6 +217,28 @@ def docker_swarm_peers(hosts: Any, hostvars: Any) -> list[str]:
 _SPEC_KEYS = {"name", "driver", "attachable", "encrypted", "subnet"}
 
 
+def _enabled_platforms(platforms: Any) -> list[str]:
+    return [name for name, platform in (platforms or {}).items() if (platform or {}).get("enabled", True)]
+
+
+def docker_platform_edge_networks(platforms: Any, prefix: str = "bizosaas-", suffix: str = "-edge") -> list[str]:
+    """Each enabled platform's edge overlay, `<prefix><platform><suffix>` (bizosaas-coreldove-edge).
+
+    Only that platform's routed services and the edge (Traefik) join it, so a routed service reaches
+    neither another platform's routed services nor Dokploy's services on the shared edge network.
+    An empty suffix is an error (once a platform is enabled): the name would be the platform's
+    private overlay.
+    """
+    names = _enabled_platforms(platforms)
+    if names and not suffix:
+        raise AnsibleFilterError(
+            "bizosaas_platform_edge_network_suffix (docker_swarm_platform_edge_network_suffix) is empty: each "
+            f"platform's edge overlay would be its private overlay ({prefix}<platform>), which Traefik must not "
+            "join. Set a suffix such as '-edge'."
+        )
+    return [f"{prefix}{name}{suffix}" for name in names]
+
+
 def docker_network_specs(
     edge: str,
     data: str = "",
@@ -226,16 +248,22 @@ def docker_network_specs(
     platform_attachable: bool = True,
     overrides: Any = None,
     custom: Any = None,
+    edge_suffix: str = "-edge",
 ) -> list[dict[str, Any]]:
-    """The overlays to ensure: edge, data, one per enabled platform, then `custom`; overrides by name.
+    """The overlays to ensure: edge, data, per enabled platform its private overlay and its edge
+    overlay, then `custom`; overrides by name.
 
     Each spec is {name, driver: overlay, attachable, encrypted, subnet ('' = from the swarm pool)}.
+    A platform's edge overlay (`<prefix><platform><edge_suffix>`) is always attachable: the edge,
+    a standalone container, joins it.
     """
     base = {"driver": "overlay", "attachable": True, "encrypted": bool(encrypted), "subnet": ""}
     specs: list[dict[str, Any]] = [{**base, "name": n} for n in (edge, data) if n]
-    for name, platform in (platforms or {}).items():
-        if (platform or {}).get("enabled", True):
-            specs.append({**base, "name": f"{prefix}{name}", "attachable": bool(platform_attachable)})
+    names = _enabled_platforms(platforms)
+    edges = docker_platform_edge_networks(platforms, prefix, edge_suffix)
+    for name, edge_name in zip(names, edges, strict=True):
+        specs.append({**base, "name": f"{prefix}{name}", "attachable": bool(platform_attachable)})
+        specs.append({**base, "name": edge_name})
     for i, extra in enumerate(custom or []):
         if not isinstance(extra, dict) or not extra.get("name"):
             raise AnsibleFilterError(f"docker_swarm_networks_custom[{i}]: each network needs a name, got {extra!r}")
@@ -272,6 +300,7 @@ class FilterModule:
             "docker_host_addresses": docker_host_addresses,
             "docker_network_spec_diff": docker_network_spec_diff,
             "docker_network_specs": docker_network_specs,
+            "docker_platform_edge_networks": docker_platform_edge_networks,
             "docker_network_spec_diffs": docker_network_spec_diffs,
             "docker_networks_missing": docker_networks_missing,
             "docker_pool": docker_pool,

@@ -52,6 +52,11 @@ def test_labels_swarm_with_resolver_and_middlewares():
     assert all(isinstance(v, str) for v in labels.values())
 
 
+def test_labels_name_the_platforms_edge_network():
+    labels = traefik_labels("coreldove-frontend", ["coreldove.example.com"], 8080, network="bizosaas-coreldove-edge")
+    assert labels["traefik.swarm.network"] == "bizosaas-coreldove-edge"
+
+
 def test_labels_docker_provider_and_tls_options_and_priority():
     labels = traefik_labels("x", "a.example.com", "8080", provider="docker", network="edge",
                             tls_options="modern@file", priority=10)

@@ -44,7 +44,7 @@ SECRETS = {
 
 CTX = {
     "registry": "172.28.0.1:5000",
-    "edge_network": "dokploy-network",
+    "edge_network": "bizosaas-coreldove-edge",
     "data_network": "bizosaas-network",
     "private_network": "bizosaas-coreldove",
     "postgres_host": "bizosaas-shared_postgres",
@@ -184,9 +184,10 @@ def test_services_networks_and_secrets_are_least_privilege():
     p = real_platforms()["coreldove"]
     s = platform_services(p, "coreldove", CTX)
     front, saleor, dash, ai = (s[k] for k in ("frontend", "saleor-backend", "saleor-dashboard", "ai-agents-ecommerce"))
-    # routed only -> edge; data users -> data network; everyone -> private
-    assert front["networks"] == ["bizosaas-coreldove", "dokploy-network"]
-    assert saleor["networks"] == ["bizosaas-coreldove", "dokploy-network", "bizosaas-network"]
+    # routed only -> the platform's own edge overlay (never Dokploy's dokploy-network); data users ->
+    # data network; everyone -> private
+    assert front["networks"] == ["bizosaas-coreldove", "bizosaas-coreldove-edge"]
+    assert saleor["networks"] == ["bizosaas-coreldove", "bizosaas-coreldove-edge", "bizosaas-network"]
     assert ai["networks"] == ["bizosaas-coreldove", "bizosaas-network"] and not ai["routed"]
     assert dash["secrets"] == [] and front["secrets"] == []
     assert {x["source"] for x in saleor["secrets"]} == {"coreldove_postgres_abc", "coreldove_redis_def"}
@@ -351,3 +352,45 @@ def test_history_line():
         {"time": "T", "platform": "coreldove", "result": "ok", "images": {"web": "r/x/probe:1@sha256:ab"}}
     )
     assert "coreldove" in line and "web=probe:1@sha256:ab" in line
+
+
+def render_stack(platform: str, edge_network: str) -> dict:
+    """roles/platform_stack/templates/stack.yml.j2 rendered with the real filters, as the role does."""
+    import jinja2
+    from ansible.plugins.filter.core import FilterModule as CoreFilters
+    from ansible_collections.bizosaas.ops.plugins.filter.traefik import traefik_labels
+
+    data = real_platforms()[platform]
+    ctx = {**CTX, "edge_network": edge_network, "private_network": f"bizosaas-{platform}",
+           "secret_names": {k: f"{platform}_{k}_x" for k in ("postgres", "redis", "analytics")}}
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=False)
+    env.filters.update(CoreFilters().filters())
+    env.filters["bizosaas.ops.traefik_labels"] = traefik_labels
+    template = env.from_string((ROOT / "roles/platform_stack/templates/stack.yml.j2").read_text())
+    text = template.render(
+        ansible_managed="test", platform_stack_platform=platform, __platform_stack_data=data,
+        __platform_stack_services=platform_services(data, platform, ctx), __platform_stack_endpoint_mode="dnsrr",
+        platform_stack_edge_network=edge_network, platform_stack_traefik_certificates=[],
+        platform_stack_traefik_middlewares=["bizosaas-retry@file"], platform_stack_traefik_lbswarm=True,
+        **{k: "1" for k in ("platform_stack_health_interval", "platform_stack_health_timeout",
+                            "platform_stack_health_retries", "platform_stack_health_start_period",
+                            "platform_stack_stop_grace_period", "platform_stack_restart_max_attempts",
+                            "platform_stack_update_parallelism", "platform_stack_update_delay",
+                            "platform_stack_update_monitor", "platform_stack_rollback_monitor")},
+    )
+    return yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("platform", ["bizoholic", "coreldove", "management"])
+def test_stack_routes_over_the_platforms_own_edge_network_only(platform):
+    edge = f"bizosaas-{platform}-edge"
+    stack = render_stack(platform, edge)
+    assert set(stack["networks"]) <= {f"bizosaas-{platform}", edge, "bizosaas-network"}
+    assert "dokploy-network" not in stack["networks"]
+    routed = {n: s for n, s in stack["services"].items() if s["deploy"]["labels"].get("traefik.enable") == "true"}
+    assert routed, "every platform has routed services"
+    for name, svc in stack["services"].items():
+        assert (edge in svc["networks"]) == (name in routed), name
+    for svc in routed.values():
+        assert svc["deploy"]["labels"]["traefik.swarm.network"] == edge

@@ -238,6 +238,10 @@ def _analytics_databases(ctx: dict[str, Any], name: str) -> list[str]:
 def platform_services(platform: dict[str, Any], name: str, ctx: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Everything the stack template needs per service, computed from the platform data.
 
+    Networks: every service joins private_network; routed services (with hosts) also join
+    edge_network, the platform's own edge overlay that Traefik joins (never the edge network Dokploy
+    uses); services that use postgres/redis/temporal/analytics also join data_network.
+
     ctx keys: registry, edge_network, data_network, private_network, postgres_host, postgres_port,
     redis_host, redis_port, temporal_address, analytics_role, analytics_databases, secret_names
     ({kind: docker secret name}), overrides ({service: {image, env, replicas, cpus, memory,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+EDGES = ["bizosaas-bizoholic-edge", "bizosaas-coreldove-edge", "bizosaas-management-edge"]
 
 PLAYBOOK = """
 - hosts: h1
@@ -53,11 +54,12 @@ def resolve(tmp_path: Path, extra: dict | None = None) -> dict:
 @pytest.mark.parametrize(
     ("extra", "edges", "container"),  # the stack is coreldove's
     [
-        ({}, ["bizosaas-bizoholic-edge", "bizosaas-coreldove-edge", "bizosaas-management-edge"], "dokploy-traefik"),
+        ({}, EDGES, "dokploy-traefik"),
         ({"bizosaas_platform_network_prefix": "acme-", "bizosaas_platform_edge_network_suffix": "-public",
           "bizosaas_dokploy_enabled": False,
           "bizosaas_platforms": {"coreldove": {"services": {}}, "shop": {"enabled": False}}},
          ["acme-coreldove-public"], "bizosaas-traefik"),
+        ({"traefik_enabled": False}, EDGES, ""),  # no Traefik of ours: platform_stack does not check one
     ],
 )
 def test_swarm_creates_what_traefik_joins_and_the_stack_routes_over(tmp_path, extra, edges, container):

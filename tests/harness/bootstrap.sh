@@ -25,6 +25,25 @@ do_venv() {
   say venv "installed ($("$VENV/bin/ansible" --version | head -n1))"
 }
 
+# A dockerd that was killed (or moved to another data-root) leaves its bridges' MASQUERADE rules
+# behind. With br_netfilter on, a stale `-s <subnet> ! -o br-<gone>` rule also matches traffic
+# between two containers on the live bridge of the same subnet and rewrites its source to the
+# gateway: TCP survives, but the VXLAN driver drops the overlay packets, and swarm_multi's
+# cross-node request times out. Drop only rules naming a br-<id> with no interface and no network.
+drop_stale_nat() {
+  local rule br
+  iptables -t nat -S POSTROUTING 2>/dev/null \
+    | grep -E -- '^-A POSTROUTING -s [0-9./]+ ! -o br-[0-9a-f]{12} -j MASQUERADE$' \
+    | while read -r rule; do
+        br=$(sed -E 's/.* ! -o (br-[0-9a-f]{12}) .*/\1/' <<<"$rule")
+        [[ -e /sys/class/net/$br ]] && continue
+        docker network ls -q --no-trunc | grep -q "^${br#br-}" && continue
+        say iptables "removing a stale Docker NAT rule for the missing bridge $br"
+        # shellcheck disable=SC2086  # the rule is split into iptables arguments on purpose
+        iptables -t nat ${rule/#-A/-D}
+      done
+}
+
 do_host() {
   local missing=()
   command -v dockerd >/dev/null || missing+=(docker.io)
@@ -42,6 +61,7 @@ do_host() {
   fi
   if docker info >/dev/null 2>&1; then
     say dockerd "running ($(docker info --format '{{.ServerVersion}} {{.Driver}}'))"
+    drop_stale_nat
     return
   fi
   if [[ "$(cat /proc/1/comm 2>/dev/null)" == systemd ]]; then
@@ -52,7 +72,7 @@ do_host() {
     nohup dockerd >>/var/log/bizosaas-dockerd.log 2>&1 &
   fi
   for _ in $(seq 1 60); do
-    docker info >/dev/null 2>&1 && { say dockerd "up ($(docker info --format '{{.ServerVersion}} {{.Driver}}'))"; return; }
+    docker info >/dev/null 2>&1 && { say dockerd "up ($(docker info --format '{{.ServerVersion}} {{.Driver}}'))"; drop_stale_nat; return; }
     sleep 0.5
   done
   echo "dockerd did not start; see /var/log/bizosaas-dockerd.log" >&2

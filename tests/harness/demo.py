@@ -98,8 +98,18 @@ def run_site(extra: list[str]) -> int:
     cmd += extra
     say(" ".join(cmd[:4]) + " ...")
     start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env())
-    say(f"site.yml finished in {time.monotonic() - start:.0f}s (rc={proc.returncode})")
+    recap = ""
+    with subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, text=True, bufsize=1) as proc:
+        for line in proc.stdout:  # shown as it comes; the host's recap line is kept for the summary
+            sys.stdout.write(line)
+            if re.match(rf"^{re.escape(NAME)}\s*:\s*ok=", line):
+                recap = line
+    counts = dict(re.findall(r"(ok|changed|failed)=(\d+)", recap))
+    summary = ", ".join(f"{k}={counts[k]}" for k in ("ok", "changed", "failed") if k in counts)
+    if counts.get("changed") == "0" and proc.returncode == 0:
+        summary += ": nothing changed"
+    detail = f", {summary}" if summary else ""
+    say(f"site.yml finished in {time.monotonic() - start:.0f}s (rc={proc.returncode}{detail})")
     return proc.returncode
 
 

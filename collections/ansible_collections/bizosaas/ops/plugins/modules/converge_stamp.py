@@ -1,0 +1,328 @@
+#!/usr/bin/python
+"""Record what a role left on the host, and tell the next run whether anything differs (the fast path)."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import stat
+import tempfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: converge_stamp
+short_description: Compare the host with what a role recorded at its last converge (the fast path)
+description:
+  - >-
+    At the end of a successful converge a role records a stamp in C(dir)/C(name).json (0600, root).
+    It holds one digest per input, computed on the controller by the action plugin (the role's own
+    files, the collection's plugins, and the value of every variable in the role's
+    C(meta/argument_specs.yml)), and one digest per probe of the host state the role manages (files,
+    systemd units, packages, containers, Swarm services and stacks, networks, volumes, secrets,
+    configs, sysctl keys and read-only commands).
+  - >-
+    At the start of the next run, C(state=check) computes the same digests and returns C(fresh=true)
+    only when every input and every probe matches, and the role then skips its converge tasks.
+    Anything that differs (an input, a file edited by hand, a stopped unit, a removed network, a
+    service Swarm rolled back, a service with fewer running tasks than desired) makes C(fresh=false)
+    and is named in C(reasons); the role then runs in full, which corrects the drift.
+  - >-
+    C(state=record) writes the stamp only when it differs from the one on disk, so a rerun reports
+    no change. In check mode it writes nothing. Every probe is read-only.
+options:
+  name: {description: Stamp name (the role, or role-platform), type: str, required: true}
+  state: {description: "C(check) compares, C(record) writes", type: str, choices: [check, record], default: check}
+  inputs: {description: Input name to digest (from the action plugin), type: dict, required: true}
+  probes: {description: What to read on the host (see the collection README), type: dict, default: {}}
+  dir: {description: Stamp directory, type: path, default: /var/lib/bizosaas-ops/stamps}
+attributes:
+  check_mode: {support: full}
+  diff_mode: {support: none}
+  idempotent: {support: full}
+"""
+
+RETURN = r"""
+fresh: {description: Every input and probe matches the stamp (check only), type: bool, returned: always}
+reasons: {description: What differs, at most 12 entries, type: list, elements: str, returned: always}
+stamp: {description: The stamp file, type: str, returned: always}
+"""
+
+
+MAX_REASONS = 12
+
+
+def _sha(data: object) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data, sort_keys=True, default=str).encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _file_digest(path: str) -> str:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "absent"
+    meta = [stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, stat.S_IFMT(st.st_mode)]
+    if stat.S_ISLNK(st.st_mode):
+        return _sha([meta, os.readlink(path)])
+    if stat.S_ISREG(st.st_mode):
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        return _sha([meta, h.hexdigest()])
+    return _sha(meta)
+
+
+def probe_files(paths: list[str]) -> dict[str, str]:
+    out = {}
+    for pattern in paths:
+        if any(c in pattern for c in "*?["):
+            matches = sorted(glob.glob(pattern))
+            out[f"glob:{pattern}"] = _sha(matches)
+            for path in matches:
+                out[f"file:{path}"] = _file_digest(path)
+        else:
+            out[f"file:{pattern}"] = _file_digest(pattern)
+    return out
+
+
+def probe_modes(paths: list[str]) -> dict[str, str]:
+    """Type, mode and owner only, for a file another program writes (acme.json)."""
+    out = {}
+    for path in paths:
+        try:
+            st = os.lstat(path)
+            out[f"mode:{path}"] = _sha([stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, stat.S_IFMT(st.st_mode)])
+        except FileNotFoundError:
+            out[f"mode:{path}"] = "absent"
+    return out
+
+
+def probe_sysctl(keys: list[str]) -> dict[str, str]:
+    out = {}
+    for key in keys:
+        try:
+            with open("/proc/sys/" + key.replace(".", "/"), encoding="utf-8") as fh:
+                value = " ".join(fh.read().split())
+        except OSError:
+            value = None
+        out[f"sysctl:{key}"] = _sha(value)
+    return out
+
+
+class Host:
+    """The read-only commands the probes run, batched: one process per kind of object."""
+
+    def __init__(self, module: AnsibleModule):
+        self.module = module
+
+    def run(self, argv: list[str] | str) -> tuple[int, str]:
+        rc, out, _err = self.module.run_command(argv, use_unsafe_shell=isinstance(argv, str))
+        return rc, out
+
+    def units(self, names: list[str]) -> dict[str, str]:
+        if not names:
+            return {}
+        props = "Id,LoadState,ActiveState,UnitFileState,FragmentPath,DropInPaths"
+        rc, out = self.run(["systemctl", "show", f"--property={props}", "--", *names])
+        blocks = out.strip().split("\n\n") if rc == 0 else []
+        result = {}
+        for name, block in zip(names, blocks + [""] * (len(names) - len(blocks)), strict=False):
+            result[f"unit:{name}"] = _sha(sorted(block.strip().splitlines()))
+        return result
+
+    def packages(self, names: list[str]) -> dict[str, str]:
+        if not names:
+            return {}
+        _rc, out = self.run(["dpkg-query", "-W", "-f=${Package}\\t${db:Status-Abbrev}\\n", "--", *names])
+        status = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+        return {f"pkg:{n}": _sha(status.get(n, "absent").strip()) for n in names}
+
+    def inspect(self, kind: str, names: list[str]) -> dict[str, dict]:
+        """`docker <kind> inspect a b c` in one call; a missing object is simply not returned."""
+        if not names:
+            return {}
+        _rc, out = self.run(["docker", kind, "inspect", "--", *names])
+        try:
+            found = json.loads(out or "[]")
+        except ValueError:
+            found = []
+        by_name: dict[str, dict] = {}
+        for obj in found:
+            name = (obj.get("Spec") or {}).get("Name") or obj.get("Name") or ""
+            by_name[name.lstrip("/")] = obj
+        return by_name
+
+    def replicas(self) -> dict[str, str]:
+        rc, out = self.run(["docker", "service", "ls", "--format", "{{.Name}}\t{{.Replicas}}"])
+        rows = (line.split("\t", 1) for line in out.splitlines() if "\t" in line) if rc == 0 else []
+        return {name: reps.split(" ", 1)[0] for name, reps in rows}
+
+    def stack_services(self, stack: str) -> list[str]:
+        rc, out = self.run(
+            ["docker", "service", "ls", "--filter", f"label=com.docker.stack.namespace={stack}",
+             "--format", "{{.Name}}"]
+        )
+        return sorted(out.split()) if rc == 0 else []
+
+
+def _container_view(obj: dict) -> object:
+    cfg = obj.get("Config") or {}
+    return {
+        "image": obj.get("Image"),
+        "config": {k: cfg.get(k) for k in ("Image", "Env", "Cmd", "Entrypoint", "Labels", "User", "Healthcheck")},
+        "host": obj.get("HostConfig"),
+        "mounts": sorted((m.get("Source"), m.get("Destination"), m.get("RW")) for m in obj.get("Mounts") or []),
+        "running": (obj.get("State") or {}).get("Running"),
+        "networks": sorted(((obj.get("NetworkSettings") or {}).get("Networks") or {}).keys()),
+    }
+
+
+def _network_view(obj: dict) -> object:
+    keys = ("Id", "Driver", "Scope", "Attachable", "Internal", "Options", "Labels")
+    return [{k: obj.get(k) for k in keys}, (obj.get("IPAM") or {}).get("Config")]
+
+
+def _volume_view(obj: dict) -> object:
+    return {k: obj.get(k) for k in ("Name", "Driver", "Options", "Labels", "Mountpoint")}
+
+
+def _object_view(obj: dict) -> object:
+    return [obj.get("ID"), (obj.get("Spec") or {}).get("Labels")]
+
+
+def probe_docker(host: Host, probes: dict) -> dict[str, str]:
+    out: dict[str, str] = {}
+    simple = {
+        "containers": ("container", _container_view),
+        "networks": ("network", _network_view),
+        "volumes": ("volume", _volume_view),
+        "secrets": ("secret", _object_view),
+        "configs": ("config", _object_view),
+    }
+    for key, (kind, view) in simple.items():
+        names = [str(n) for n in probes.get(key) or []]
+        found = host.inspect(kind, names)
+        for name in names:
+            out[f"{kind}:{name}"] = _sha(view(found[name])) if name in found else "absent"
+    services = [str(n) for n in probes.get("services") or []]
+    stacks = [str(s) for s in probes.get("stacks") or []]
+    if services or stacks:
+        for stack in stacks:
+            members = host.stack_services(stack)
+            out[f"stack:{stack}"] = _sha(members)
+            services.extend(members)
+        found = host.inspect("service", services)
+        replicas = host.replicas()
+        for name in dict.fromkeys(services):
+            if name not in found:
+                out[f"service:{name}"] = "absent"
+                continue
+            done, _, want = replicas.get(name, "?/?").partition("/")
+            # The Spec changes when anyone updates the service, and when Swarm rolls it back.
+            out[f"service:{name}"] = _sha([found[name].get("Spec"), done == want])
+    return out
+
+
+def compute(host: Host, probes: dict) -> dict[str, str]:
+    digests = {}
+    digests.update(probe_files([str(p) for p in probes.get("files") or []]))
+    digests.update(probe_modes([str(p) for p in probes.get("modes") or []]))
+    digests.update(host.units([str(u) for u in probes.get("units") or []]))
+    digests.update(host.packages([str(p) for p in probes.get("packages") or []]))
+    digests.update(probe_sysctl([str(k) for k in probes.get("sysctl") or []]))
+    digests.update(probe_docker(host, probes))
+    for label, command in sorted((probes.get("commands") or {}).items()):
+        rc, out = host.run(command)
+        digests[f"command:{label}"] = _sha([rc, out])
+    return digests
+
+
+def differences(old: dict, new: dict, kind: str) -> list[str]:
+    reasons = []
+    for key in sorted(set(old) | set(new)):
+        if key not in old:
+            reasons.append(f"{kind} {key}: not in the stamp")
+        elif key not in new:
+            reasons.append(f"{kind} {key}: no longer probed")
+        elif old[key] != new[key]:
+            reasons.append(f"{kind} {key}: differs" + (" (absent now)" if new[key] == "absent" else ""))
+    return reasons
+
+
+def read_stamp(path: str) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_stamp(path: str, data: dict) -> None:
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    os.chmod(directory, 0o700)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".stamp-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, sort_keys=True)
+            fh.write("\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run(module: AnsibleModule, host: Host) -> dict:
+    p = module.params
+    name = p["name"]
+    if not name or "/" in name or name.startswith("."):
+        module.fail_json(msg=f"converge_stamp: name {name!r} must be a plain file name (the role, or role-platform)")
+    path = os.path.join(p["dir"], f"{name}.json")
+    inputs = {str(k): str(v) for k, v in (p["inputs"] or {}).items()}
+    probes = compute(host, p["probes"] or {})
+    old = read_stamp(path)
+    if p["state"] == "check":
+        if old is None:
+            return {"fresh": False, "reasons": ["no stamp yet (first converge, or it was removed)"], "stamp": path}
+        reasons = differences(old.get("inputs") or {}, inputs, "input") + differences(
+            old.get("probes") or {}, probes, "host"
+        )
+        more = len(reasons) - MAX_REASONS
+        reasons = reasons[:MAX_REASONS] + ([f"... and {more} more"] if more > 0 else [])
+        return {"fresh": not reasons, "reasons": reasons, "stamp": path}
+    same = old is not None and old.get("inputs") == inputs and old.get("probes") == probes
+    if not same and not module.check_mode:
+        write_stamp(path, {
+            "name": name,
+            "inputs": inputs,
+            "probes": probes,
+            "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "format": 1,
+        })
+    return {"changed": not same, "fresh": same, "reasons": [], "stamp": path}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "name": {"type": "str", "required": True},
+            "state": {"type": "str", "choices": ["check", "record"], "default": "check"},
+            "inputs": {"type": "dict", "required": True},
+            "probes": {"type": "dict", "default": {}},
+            "dir": {"type": "path", "default": "/var/lib/bizosaas-ops/stamps"},
+        },
+        supports_check_mode=True,
+    )
+    module.exit_json(**run(module, Host(module)))
+
+
+if __name__ == "__main__":
+    main()

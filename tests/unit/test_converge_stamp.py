@@ -1,0 +1,190 @@
+"""Unit tests for bizosaas.ops.converge_stamp (the fast path): probes, check, record, check mode."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from ansible_collections.bizosaas.ops.plugins.action import converge_stamp as action
+from ansible_collections.bizosaas.ops.plugins.modules import converge_stamp as m
+
+
+class FakeModule:
+    def __init__(self, params: dict, check_mode: bool = False):
+        self.params = {"state": "check", "probes": {}, **params}
+        self.check_mode = check_mode
+
+    def fail_json(self, **kw):
+        raise AssertionError(kw["msg"])
+
+
+class FakeHost(m.Host):
+    """Answers the docker/systemctl/dpkg commands from a dict instead of running them."""
+
+    def __init__(self, answers: dict | None = None):
+        self.answers = answers or {}
+        self.calls: list = []
+
+    def run(self, argv):
+        key = argv if isinstance(argv, str) else " ".join(argv[:3])
+        self.calls.append(key)
+        return self.answers.get(key, (0, ""))
+
+
+def params(tmp_path: Path, **kw) -> dict:
+    return {"name": "role", "inputs": {"var a": "1"}, "dir": str(tmp_path / "stamps"), **kw}
+
+
+def record(tmp_path: Path, host: FakeHost | None = None, **kw) -> dict:
+    return m.run(FakeModule(params(tmp_path, state="record", **kw)), host or FakeHost())
+
+
+def check(tmp_path: Path, host: FakeHost | None = None, **kw) -> dict:
+    return m.run(FakeModule(params(tmp_path, **kw)), host or FakeHost())
+
+
+def test_first_check_is_not_fresh(tmp_path):
+    result = check(tmp_path)
+    assert result["fresh"] is False
+    assert "no stamp" in result["reasons"][0]
+
+
+def test_record_then_check_is_fresh_and_the_stamp_is_private(tmp_path):
+    target = tmp_path / "f.conf"
+    target.write_text("a=1\n")
+    probes = {"files": [str(target)]}
+    assert record(tmp_path, probes=probes)["changed"] is True
+    assert check(tmp_path, probes=probes)["fresh"] is True
+    stamp = tmp_path / "stamps" / "role.json"
+    assert oct(stamp.stat().st_mode & 0o777) == "0o600"
+    assert oct((tmp_path / "stamps").stat().st_mode & 0o777) == "0o700"
+    assert json.loads(stamp.read_text())["inputs"] == {"var a": "1"}
+
+
+def test_record_is_idempotent(tmp_path):
+    record(tmp_path)
+    assert record(tmp_path)["changed"] is False
+
+
+@pytest.mark.parametrize("drift", ["content", "mode", "removed"])
+def test_a_file_changed_by_hand_is_named(tmp_path, drift):
+    target = tmp_path / "f.conf"
+    target.write_text("a=1\n")
+    probes = {"files": [str(target)]}
+    record(tmp_path, probes=probes)
+    if drift == "content":
+        target.write_text("a=2\n")
+    elif drift == "mode":
+        os.chmod(target, 0o666)
+    else:
+        target.unlink()
+    result = check(tmp_path, probes=probes)
+    assert result["fresh"] is False
+    assert result["reasons"] == [f"host file:{target}: differs" + (" (absent now)" if drift == "removed" else "")]
+
+
+def test_a_new_file_in_a_glob_is_drift(tmp_path):
+    (tmp_path / "a.conf").write_text("x")
+    probes = {"files": [str(tmp_path / "*.conf")]}
+    record(tmp_path, probes=probes)
+    (tmp_path / "b.conf").write_text("y")
+    reasons = check(tmp_path, probes=probes)["reasons"]
+    assert f"host glob:{tmp_path}/*.conf: differs" in reasons
+    assert f"host file:{tmp_path}/b.conf: not in the stamp" in reasons
+
+
+def test_modes_ignore_content(tmp_path):
+    target = tmp_path / "acme.json"
+    target.write_text("{}")
+    os.chmod(target, 0o600)
+    probes = {"modes": [str(target)]}
+    record(tmp_path, probes=probes)
+    target.write_text('{"cert": 1}')
+    assert check(tmp_path, probes=probes)["fresh"] is True
+    os.chmod(target, 0o644)
+    assert check(tmp_path, probes=probes)["fresh"] is False
+
+
+def test_a_changed_input_is_named(tmp_path):
+    record(tmp_path)
+    result = check(tmp_path, inputs={"var a": "2"})
+    assert result == {"fresh": False, "reasons": ["input var a: differs"], "stamp": result["stamp"]}
+
+
+def test_check_mode_records_nothing(tmp_path):
+    result = m.run(FakeModule(params(tmp_path, state="record"), check_mode=True), FakeHost())
+    assert result["changed"] is True
+    assert not (tmp_path / "stamps" / "role.json").exists()
+
+
+def test_a_service_rolled_back_or_short_of_replicas_is_drift(tmp_path):
+    spec = [{"Spec": {"Name": "web", "TaskTemplate": {"ContainerSpec": {"Image": "app:2"}}}}]
+    answers = {
+        "docker service inspect": (0, json.dumps(spec)),
+        "docker service ls": (0, "web\t1/1\n"),
+    }
+    probes = {"services": ["web"]}
+    record(tmp_path, FakeHost(answers), probes=probes)
+    assert check(tmp_path, FakeHost(answers), probes=probes)["fresh"] is True
+    short = dict(answers, **{"docker service ls": (0, "web\t0/1\n")})
+    assert check(tmp_path, FakeHost(short), probes=probes)["reasons"] == ["host service:web: differs"]
+    rolled_spec = [{"Spec": {"Name": "web", "TaskTemplate": {}}}]
+    rolled = dict(answers, **{"docker service inspect": (0, json.dumps(rolled_spec))})
+    assert check(tmp_path, FakeHost(rolled), probes=probes)["fresh"] is False
+    gone = dict(answers, **{"docker service inspect": (1, "[]")})
+    assert check(tmp_path, FakeHost(gone), probes=probes)["reasons"] == ["host service:web: differs (absent now)"]
+
+
+def test_a_container_keeps_its_digest_across_restarts_of_nothing(tmp_path):
+    obj = {"Name": "/traefik", "Image": "sha256:1", "Config": {"Image": "traefik:3"}, "HostConfig": {},
+           "State": {"Running": True, "StartedAt": "t1"}, "NetworkSettings": {"Networks": {"a": {}, "b": {}}}}
+    answers = {"docker container inspect": (0, json.dumps([obj]))}
+    probes = {"containers": ["traefik"]}
+    record(tmp_path, FakeHost(answers), probes=probes)
+    later = dict(obj, State={"Running": True, "StartedAt": "t2"})
+    assert check(tmp_path, FakeHost({"docker container inspect": (0, json.dumps([later]))}), probes=probes)["fresh"]
+    detached = dict(obj, NetworkSettings={"Networks": {"a": {}}})
+    result = check(tmp_path, FakeHost({"docker container inspect": (0, json.dumps([detached]))}), probes=probes)
+    assert result["reasons"] == ["host container:traefik: differs"]
+
+
+def test_commands_are_batched_one_process_per_kind(tmp_path):
+    host = FakeHost()
+    probes = {"containers": ["a", "b"], "networks": ["n1", "n2"], "units": ["x.service", "y.service"],
+              "packages": ["p1", "p2"], "commands": {"acl": "echo acl"}}
+    record(tmp_path, host, probes=probes)
+    assert len(host.calls) == 5
+
+
+def test_reasons_are_capped(tmp_path):
+    paths = [str(tmp_path / f"f{i}") for i in range(20)]
+    record(tmp_path, probes={"files": paths})
+    for p in paths:
+        Path(p).write_text("new")
+    reasons = check(tmp_path, probes={"files": paths})["reasons"]
+    assert len(reasons) == m.MAX_REASONS + 1
+    assert reasons[-1] == "... and 8 more"
+
+
+def test_a_name_with_a_slash_is_refused(tmp_path):
+    with pytest.raises(AssertionError, match="plain file name"):
+        check(tmp_path, name="../etc/passwd")
+
+
+def test_the_role_tree_digest_ignores_docs_and_follows_code(tmp_path):
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "main.yml").write_text("---\n")
+    before = action.tree_digest(str(tmp_path))
+    (tmp_path / "README.md").write_text("docs")
+    assert action.tree_digest(str(tmp_path)) == before
+    (tmp_path / "tasks" / "main.yml").write_text("--- # changed\n")
+    assert action.tree_digest(str(tmp_path)) != before
+
+
+def test_every_role_variable_is_an_input():
+    roles = Path(__file__).resolve().parents[2] / "roles"
+    for role in ("hardening", "docker_engine", "postgres", "platform_stack"):
+        names = action.spec_variables(str(roles / role))
+        assert f"{role}_enabled" in names, role

@@ -95,6 +95,17 @@ def test_a_new_file_in_a_glob_is_drift(tmp_path):
     assert f"host file:{tmp_path}/b.conf: not in the stamp" in reasons
 
 
+def test_a_large_file_is_compared_by_size_and_mtime_not_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(m, "LARGE_FILE", 4)
+    big = tmp_path / "swapfile"
+    big.write_bytes(b"0123456789")
+    probes = {"files": [str(big)]}
+    record(tmp_path, probes=probes)
+    assert check(tmp_path, probes=probes)["fresh"] is True
+    big.write_bytes(b"0123456789ab")
+    assert check(tmp_path, probes=probes)["fresh"] is False
+
+
 def test_modes_ignore_content(tmp_path):
     target = tmp_path / "acme.json"
     target.write_text("{}")

@@ -53,6 +53,7 @@ stamp: {description: The stamp file, type: str, returned: always}
 
 
 MAX_REASONS = 12
+LARGE_FILE = 16 << 20  # bytes; a larger file is compared by size and mtime, not read
 
 
 def _sha(data: object) -> str:
@@ -68,6 +69,8 @@ def _file_digest(path: str) -> str:
     meta = [stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, stat.S_IFMT(st.st_mode)]
     if stat.S_ISLNK(st.st_mode):
         return _sha([meta, os.readlink(path)])
+    if stat.S_ISREG(st.st_mode) and st.st_size > LARGE_FILE:  # a swap file, an image: size and mtime
+        return _sha([meta, st.st_size, st.st_mtime_ns])
     if stat.S_ISREG(st.st_mode):
         h = hashlib.sha256()
         with open(path, "rb") as fh:

@@ -5,6 +5,7 @@
 
  1. full site.yml run on a fresh VPS container (image kit and registry warm)
  2. no-op rerun: changed=0, and its time as a fraction of (1)          target <= 15 %
+    (2b: the same no-op with the fast path off, every task run, for comparison)
  3. tagged redeploy of coreldove with a new probe version (--tags coreldove): time as a fraction
     of (1) (target <= 15 %), tasks run, and proof that the other platforms' container IDs did
     not change
@@ -65,7 +66,7 @@ class Run:
     tasks: int = 0  # ok (which counts changed) + failed
 
 
-def playbook(name: str, inventory: Path, play: str, *args: str, host: str) -> Run:
+def playbook(name: str, inventory: Path, play: str, *args: str, host: str, extra_env: dict | None = None) -> Run:
     cmd = ["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / play), *args]
     if demo.VAULT_PASS.exists() and not os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE"):
         cmd += ["--vault-password-file", str(demo.VAULT_PASS)]
@@ -73,7 +74,7 @@ def playbook(name: str, inventory: Path, play: str, *args: str, host: str) -> Ru
     logf.parent.mkdir(parents=True, exist_ok=True)
     log(f"{name}: {' '.join(cmd[3:])}  (log {logf.relative_to(ROOT)})")
     env = demo.env()
-    env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
+    env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default", **(extra_env or {}))
     start = time.monotonic()
     with logf.open("w") as fh:
         proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
@@ -294,6 +295,10 @@ def main(argv: list[str]) -> int:
             results["full"] = full.__dict__
             noop = playbook("2-noop", inv, "site.yml", host=a.name)
             results["noop"] = noop.__dict__
+            # The same no-op with every task run (the fast path off), to show what the stamps save.
+            every = {"BIZOSAAS_FAST_PATH": "false"}
+            slow = playbook("2b-noop-every-task", inv, "site.yml", host=a.name, extra_env=every)
+            results["noop_every_task"] = slow.__dict__
 
         ip = v.ip
         ca = work / "ca.crt"
@@ -374,7 +379,7 @@ def main(argv: list[str]) -> int:
     suffix = "-reuse" if a.reuse else ""
     out = ROOT / "bench" / "results" / f"platforms-{time.strftime('%Y%m%dT%H%M%S')}{suffix}.json"
     out.parent.mkdir(exist_ok=True)
-    for k in ("full", "noop", "tagged", "broken", "rollback"):
+    for k in ("full", "noop", "noop_every_task", "tagged", "broken", "rollback"):
         results.get(k, {}).pop("tail", None)
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     log(f"results: {out.relative_to(ROOT)}")
@@ -399,6 +404,12 @@ def report(r: dict) -> None:
             f"{noop['seconds']:.0f} s",
             f"changed={noop['changed']}",
             f"{pct(noop['seconds'], full['seconds'])} of (1), target <= 15 %",
+        ),
+        (
+            "2b no-op, every task (fast path off)",
+            f"{r.get('noop_every_task', na)['seconds']:.0f} s",
+            f"changed={r.get('noop_every_task', na)['changed']}",
+            f"{pct(r.get('noop_every_task', na)['seconds'], full['seconds'])} of (1), for comparison",
         ),
         (
             "3 --tags coreldove, new version",

@@ -149,8 +149,14 @@ def test_a_service_rolled_back_or_short_of_replicas_is_drift(tmp_path):
 
 
 def test_a_container_keeps_its_digest_across_restarts_of_nothing(tmp_path):
-    obj = {"Name": "/traefik", "Image": "sha256:1", "Config": {"Image": "traefik:3"}, "HostConfig": {},
-           "State": {"Running": True, "StartedAt": "t1"}, "NetworkSettings": {"Networks": {"a": {}, "b": {}}}}
+    obj = {
+        "Name": "/traefik",
+        "Image": "sha256:1",
+        "Config": {"Image": "traefik:3"},
+        "HostConfig": {},
+        "State": {"Running": True, "StartedAt": "t1"},
+        "NetworkSettings": {"Networks": {"a": {}, "b": {}}},
+    }
     answers = {"docker container inspect": (0, json.dumps([obj]))}
     probes = {"containers": ["traefik"]}
     record(tmp_path, FakeHost(answers), probes=probes)
@@ -163,8 +169,13 @@ def test_a_container_keeps_its_digest_across_restarts_of_nothing(tmp_path):
 
 def test_commands_are_batched_one_process_per_kind(tmp_path):
     host = FakeHost()
-    probes = {"containers": ["a", "b"], "networks": ["n1", "n2"], "units": ["x.service", "y.service"],
-              "packages": ["p1", "p2"], "commands": {"acl": "echo acl"}}
+    probes = {
+        "containers": ["a", "b"],
+        "networks": ["n1", "n2"],
+        "units": ["x.service", "y.service"],
+        "packages": ["p1", "p2"],
+        "commands": {"acl": "echo acl"},
+    }
     record(tmp_path, host, probes=probes)
     assert len(host.calls) == 5
 

@@ -55,7 +55,7 @@ def test_record_then_check_is_fresh_and_the_stamp_is_private(tmp_path):
     target = tmp_path / "f.conf"
     target.write_text("a=1\n")
     probes = {"files": [str(target)]}
-    assert record(tmp_path, probes=probes)["changed"] is True
+    assert record(tmp_path, probes=probes)["recorded"] is True
     assert check(tmp_path, probes=probes)["fresh"] is True
     stamp = tmp_path / "stamps" / "role.json"
     assert oct(stamp.stat().st_mode & 0o777) == "0o600"
@@ -65,7 +65,9 @@ def test_record_then_check_is_fresh_and_the_stamp_is_private(tmp_path):
 
 def test_record_is_idempotent(tmp_path):
     record(tmp_path)
-    assert record(tmp_path)["changed"] is False
+    second = record(tmp_path)
+    assert second["recorded"] is False
+    assert second["changed"] is False
 
 
 @pytest.mark.parametrize("drift", ["content", "mode", "removed"])
@@ -118,6 +120,13 @@ def test_modes_ignore_content(tmp_path):
     assert check(tmp_path, probes=probes)["fresh"] is False
 
 
+def test_recording_a_new_input_is_not_a_change_on_the_host(tmp_path):
+    record(tmp_path)
+    result = record(tmp_path, inputs={"var a": "2"})
+    assert result["recorded"] is True
+    assert result["changed"] is False
+
+
 def test_a_changed_input_is_named(tmp_path):
     record(tmp_path)
     result = check(tmp_path, inputs={"var a": "2"})
@@ -126,7 +135,7 @@ def test_a_changed_input_is_named(tmp_path):
 
 def test_check_mode_records_nothing(tmp_path):
     result = m.run(FakeModule(params(tmp_path, state="record"), check_mode=True), FakeHost())
-    assert result["changed"] is True
+    assert result["recorded"] is False
     assert not (tmp_path / "stamps" / "role.json").exists()
 
 

@@ -14,8 +14,13 @@ from ansible.plugins.action import ActionBase
 PLUGINS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Facts that change what a role renders without being one of its variables.
 FACTS = (
-    "distribution", "distribution_major_version", "distribution_release", "architecture", "os_family",
-    "memtotal_mb", "processor_vcpus",
+    "distribution",
+    "distribution_major_version",
+    "distribution_release",
+    "architecture",
+    "os_family",
+    "memtotal_mb",
+    "processor_vcpus",
 )
 _UNDEFINED = "<undefined>"
 
@@ -99,13 +104,16 @@ class ActionModule(ActionBase):
         }
         if args.get("dir"):
             module_args["dir"] = args["dir"]
-        result.update(self._execute_module(
-            module_name="bizosaas.ops.converge_stamp", module_args=module_args, task_vars=task_vars
-        ))
+        result.update(
+            self._execute_module(
+                module_name="bizosaas.ops.converge_stamp", module_args=module_args, task_vars=task_vars
+            )
+        )
         if state == "check" and not result.get("failed"):
             result["changed"] = False
             result["msg"] = (
                 "fresh: inputs and host match the last converge, its tasks are skipped"
-                if result.get("fresh") else "full converge: " + "; ".join(result.get("reasons") or [])
+                if result.get("fresh")
+                else "full converge: " + "; ".join(result.get("reasons") or [])
             )
         return result

@@ -31,8 +31,9 @@ description:
     service Swarm rolled back, a service with fewer running tasks than desired) makes C(fresh=false)
     and is named in C(reasons); the role then runs in full, which corrects the drift.
   - >-
-    C(state=record) writes the stamp only when it differs from the one on disk, so a rerun reports
-    no change. In check mode it writes nothing. Every probe is read-only.
+    C(state=record) writes the stamp only when it differs from the one on disk, and reports that as
+    C(recorded), never as C(changed): the stamp is bookkeeping, so a run that changed nothing the
+    role manages says changed=0. In check mode it writes nothing. Every probe is read-only.
 options:
   name: {description: Stamp name (the role, or role-platform), type: str, required: true}
   state: {description: "C(check) compares, C(record) writes", type: str, choices: [check, record], default: check}
@@ -49,6 +50,7 @@ RETURN = r"""
 fresh: {description: Every input and probe matches the stamp (check only), type: bool, returned: always}
 reasons: {description: What differs, at most 12 entries, type: list, elements: str, returned: always}
 stamp: {description: The stamp file, type: str, returned: always}
+recorded: {description: The stamp was written (never in check mode), type: bool, returned: when state is record}
 """
 
 
@@ -167,8 +169,15 @@ class Host:
 
     def stack_services(self, stack: str) -> list[str]:
         rc, out = self.run(
-            ["docker", "service", "ls", "--filter", f"label=com.docker.stack.namespace={stack}",
-             "--format", "{{.Name}}"]
+            [
+                "docker",
+                "service",
+                "ls",
+                "--filter",
+                f"label=com.docker.stack.namespace={stack}",
+                "--format",
+                "{{.Name}}",
+            ]
         )
         return sorted(out.split()) if rc == 0 else []
 
@@ -303,14 +312,26 @@ def run(module: AnsibleModule, host: Host) -> dict:
         return {"fresh": not reasons, "reasons": reasons, "stamp": path}
     same = old is not None and old.get("inputs") == inputs and old.get("probes") == probes
     if not same and not module.check_mode:
-        write_stamp(path, {
-            "name": name,
-            "inputs": inputs,
-            "probes": probes,
-            "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "format": 1,
-        })
-    return {"changed": not same, "fresh": same, "reasons": [], "stamp": path}
+        write_stamp(
+            path,
+            {
+                "name": name,
+                "inputs": inputs,
+                "probes": probes,
+                "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "format": 1,
+            },
+        )
+    # The stamp is the toolkit's own bookkeeping, not state the role manages: writing it is reported
+    # as `recorded`, never as a change, so a run that changed nothing on the host says changed=0
+    # (also when only an input changed, e.g. a database removed from the inventory and kept).
+    return {
+        "changed": False,
+        "recorded": not same and not module.check_mode,
+        "fresh": same,
+        "reasons": [],
+        "stamp": path,
+    }
 
 
 def main() -> None:

@@ -189,6 +189,18 @@ def test_commands_are_batched_one_process_per_kind(tmp_path):
     assert len(host.calls) == 5
 
 
+def test_a_host_without_docker_is_simply_not_fresh(tmp_path, monkeypatch):
+    monkeypatch.setattr(m.shutil, "which", lambda _name: None)
+
+    class NoRunModule(FakeModule):
+        def run_command(self, *_a, **_k):
+            raise AssertionError("a missing program must not be run")
+
+    module = NoRunModule(params(tmp_path, probes={"containers": ["traefik"], "volumes": ["v"], "units": ["x"]}))
+    result = m.run(module, m.Host(module))
+    assert result["fresh"] is False
+
+
 def test_reasons_are_capped(tmp_path):
     paths = [str(tmp_path / f"f{i}") for i in range(20)]
     record(tmp_path, probes={"files": paths})

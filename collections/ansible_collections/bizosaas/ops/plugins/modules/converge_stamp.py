@@ -7,6 +7,7 @@ import glob
 import hashlib
 import json
 import os
+import shutil
 import stat
 import tempfile
 import time
@@ -126,6 +127,10 @@ class Host:
         self.module = module
 
     def run(self, argv: list[str] | str) -> tuple[int, str]:
+        # A host without the program (no Docker yet on a fresh VPS) answers "missing", which simply
+        # differs from a recorded stamp, instead of failing the run before the role's own checks.
+        if not isinstance(argv, str) and shutil.which(argv[0]) is None:
+            return 127, f"{argv[0]}: not installed"
         rc, out, _err = self.module.run_command(argv, use_unsafe_shell=isinstance(argv, str))
         return rc, out
 

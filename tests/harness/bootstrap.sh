@@ -30,18 +30,22 @@ do_venv() {
 # between two containers on the live bridge of the same subnet and rewrites its source to the
 # gateway: TCP survives, but the VXLAN driver drops the overlay packets, and swarm_multi's
 # cross-node request times out. Drop only rules naming a br-<id> with no interface and no network.
+# No pipeline here: under `set -euo pipefail` a grep that finds nothing (the normal case on a fresh
+# machine, with no user-defined network) would end the whole script with no message.
 drop_stale_nat() {
-  local rule br
-  iptables -t nat -S POSTROUTING 2>/dev/null \
-    | grep -E -- '^-A POSTROUTING -s [0-9./]+ ! -o br-[0-9a-f]{12} -j MASQUERADE$' \
-    | while read -r rule; do
-        br=$(sed -E 's/.* ! -o (br-[0-9a-f]{12}) .*/\1/' <<<"$rule")
-        [[ -e /sys/class/net/$br ]] && continue
-        docker network ls -q --no-trunc | grep -q "^${br#br-}" && continue
-        say iptables "removing a stale Docker NAT rule for the missing bridge $br"
-        # shellcheck disable=SC2086  # the rule is split into iptables arguments on purpose
-        iptables -t nat ${rule/#-A/-D}
-      done
+  local rules rule br networks
+  rules=$(iptables -t nat -S POSTROUTING 2>/dev/null || true)
+  networks=$(docker network ls -q --no-trunc 2>/dev/null || true)
+  while read -r rule; do
+    [[ $rule =~ ^-A\ POSTROUTING\ -s\ [0-9./]+\ !\ -o\ (br-[0-9a-f]{12})\ -j\ MASQUERADE$ ]] || continue
+    br=${BASH_REMATCH[1]}
+    [[ -e /sys/class/net/$br ]] && continue
+    [[ $networks == *"${br#br-}"* ]] && continue
+    say iptables "removing a stale Docker NAT rule for the missing bridge $br"
+    # shellcheck disable=SC2086  # the rule is split into iptables arguments on purpose
+    iptables -t nat ${rule/#-A/-D}
+  done <<<"$rules"
+  return 0
 }
 
 do_host() {

@@ -20,7 +20,7 @@ TAGS ?=
 # The vault password: $ANSIBLE_VAULT_PASSWORD_FILE if set, else the inventory's generated .vault-pass.
 VAULT_ARGS = $(if $(ANSIBLE_VAULT_PASSWORD_FILE),,$(if $(wildcard $(INVENTORY)/.vault-pass),--vault-password-file $(INVENTORY)/.vault-pass))
 
-.PHONY: help bootstrap venv host images lint unit badinput molecule test test-site demo demo-clean secrets \
+.PHONY: help bootstrap venv host images lint unit badinput newcomer molecule test test-site demo demo-clean secrets \
         bench clean deploy plan history rollback
 
 help: ## Show the targets
@@ -38,7 +38,7 @@ host: ## docker.io and debootstrap via apt, dockerd started
 images: bootstrap ## Build the offline image kit (cached) and push it to the local registry
 	@$(PY) images/kit.py all
 
-lint: venv ## yamllint, ansible-lint (production profile), ruff
+lint: venv ## yamllint, ansible-lint (production profile), ruff, shellcheck
 	@$(PY) tests/harness/stages.py lint
 
 unit: venv ## pytest: plugin unit tests
@@ -46,6 +46,9 @@ unit: venv ## pytest: plugin unit tests
 
 badinput: images ## pytest: the bad-input suite against a throwaway VPS container
 	@$(PY) tests/harness/stages.py badinput
+
+newcomer: images ## The set-up of `make demo`/`make test` on a bare container (no leftovers of this machine)
+	@$(PY) tests/harness/stages.py newcomer
 
 molecule: images ## Every Molecule scenario (SCENARIOS="a b" for a subset)
 	@$(PY) tests/harness/stages.py molecule $(SCENARIOS)

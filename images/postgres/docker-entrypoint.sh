@@ -48,7 +48,7 @@ if [ "$(id -u)" = '0' ]; then
   chmod 00700 "$PGDATA" || :
   chown -R postgres:postgres /var/run/postgresql
   find "$PGDATA" \! -user postgres -exec chown postgres:postgres '{}' +
-  exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+  exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
 fi
 
 mkdir -p "$PGDATA"
@@ -95,6 +95,7 @@ MSG
   for f in /docker-entrypoint-initdb.d/*; do
     case "$f" in
       *.sh)
+        # shellcheck source=/dev/null  # the operator's own init scripts
         if [ -x "$f" ]; then echo "initdb.d: running $f"; "$f"
         else echo "initdb.d: sourcing $f"; . "$f"; fi ;;
       *.sql) echo "initdb.d: running $f"; psql_run --dbname "$POSTGRES_DB" -f "$f" ;;

@@ -8,6 +8,16 @@ VENV=${VENV:-.venv}
 stage=${1:-all}
 say() { printf '==> %-10s %s\n' "$1" "$2"; }
 
+# apt-get install, quietly, with one index refresh per run.
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  if [[ -z ${__apt_updated:-} ]]; then
+    apt-get update -qq || { echo "apt-get update failed: is the Debian mirror reachable?" >&2; exit 1; }
+    __apt_updated=1
+  fi
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 do_venv() {
   local want have
   want=$(sha256sum requirements.txt | cut -d' ' -f1)
@@ -17,7 +27,14 @@ do_venv() {
     return
   fi
   say venv "installing requirements.txt into $VENV"
-  [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+  if [[ ! -x "$VENV/bin/python" ]]; then
+    # Debian's python3 ships venv without ensurepip until python3-venv is installed.
+    if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+      say venv "apt-get install python3-venv (python3 has no ensurepip)"
+      apt_install python3-venv
+    fi
+    python3 -m venv "$VENV"
+  fi
   # This machine's pip config lists local indexes that may be empty; hide only those warnings.
   "$VENV/bin/pip" install --quiet -r requirements.txt 2>&1 | grep -v 'is ignored: it is neither' || true
   [[ ${PIPESTATUS[0]} -eq 0 ]] || { echo "pip install -r requirements.txt failed" >&2; exit 1; }
@@ -57,9 +74,7 @@ do_host() {
   command -v dpkg-deb >/dev/null || missing+=(dpkg)
   if ((${#missing[@]})); then
     say host "apt-get install ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq || { echo "apt-get update failed: is the Debian mirror reachable?" >&2; exit 1; }
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt_install "${missing[@]}"
   else
     say host "docker.io, debootstrap, ssh and iproute2 present"
   fi

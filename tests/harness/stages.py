@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Run the test stages and print a table of each stage's wall time.
 
-    stages.py all                  images, lint, unit, kit, badinput, molecule (what `make test` runs)
-    stages.py lint | unit | kit | badinput
+    stages.py all                  images, lint, unit, newcomer, kit, badinput, molecule (`make test`)
+    stages.py lint | unit | kit | badinput | newcomer
     stages.py molecule [SCENARIO ...]
 
 Every stage runs even if an earlier one failed (so one run reports everything), except that the
@@ -89,6 +89,7 @@ def stage_lint() -> Result:
         run_logged("lint-yamllint", ["yamllint", "--strict", "."]),
         run_logged("lint-ansible-lint", ["ansible-lint", "--profile", "production", "--offline"]),
         run_logged("lint-ruff", ["ruff", "check", "."]),
+        run_logged("lint-shellcheck", [sys.executable, "tests/harness/shellcheck.py"]),
     ]
     return Result("lint", all(p.ok for p in parts), time.monotonic() - start, children=parts)
 
@@ -99,6 +100,11 @@ def stage_pytest(name: str, path: str, extra: list[str] | None = None) -> Result
         say(f"<== {name}: FAILED, no tests in {path}")
         return Result(name, False, 0.0, f"no tests in {path}")
     return run_logged(name, ["pytest", "-q", "-p", "no:cacheprovider", path, *(extra or [])])
+
+
+def stage_newcomer() -> Result:
+    """The set-up of both commands on a bare container (tests/harness/newcomer.py)."""
+    return run_logged("newcomer", [sys.executable, "tests/harness/newcomer.py"])
 
 
 def scenarios() -> list[str]:
@@ -113,7 +119,7 @@ TIMES = ROOT / ".cache" / "stage-times.json"
 SEED_SECONDS = {
     "molecule-site": 1500, "molecule-data_services": 840, "molecule-hardening": 650,
     "molecule-dokploy": 300, "molecule-traefik": 280, "badinput": 240, "molecule-docker_engine": 230,
-    "molecule-swarm_multi": 200, "molecule-swarm": 180, "kit": 120,
+    "molecule-swarm_multi": 200, "molecule-swarm": 180, "newcomer": 180, "kit": 120,
 }
 
 
@@ -178,18 +184,19 @@ def stage_all() -> list[Result]:
         lint, unit = fast_f.result()
     results = [img, lint, unit]
     if not img.ok:
-        for name in ("kit", "badinput", "molecule"):
+        for name in ("newcomer", "kit", "badinput", "molecule"):
             results.append(Result(name, False, 0.0, "skipped: the image kit failed"))
         return results
     jobs = [
+        Job("newcomer", stage_newcomer),
         Job("kit", lambda: stage_pytest("kit", "tests/kit")),
         Job("badinput", lambda: stage_pytest("badinput", "tests/bad_input")),
         *(molecule_job(n) for n in scenarios()),
     ]
     pool_start = time.monotonic()
     done = pool(jobs, JOBS)
-    results += done[:2]
-    mol = done[2:]
+    results += done[:3]
+    mol = done[3:]
     pool_secs = time.monotonic() - pool_start
     results.append(Result("molecule", all(r.ok for r in mol), pool_secs, "(the shared pool's wall time)", children=mol))
     say(f"--- all stages done in {fmt(time.monotonic() - start)}")
@@ -232,6 +239,8 @@ def main(argv: list[str]) -> int:
         results += stage_all()
     elif what == "lint":
         results.append(stage_lint())
+    elif what == "newcomer":
+        results.append(stage_newcomer())
     elif what in ("unit", "kit", "badinput"):
         path = {"unit": "tests/unit", "kit": "tests/kit", "badinput": "tests/bad_input"}[what]
         results.append(stage_pytest(what, path, rest))

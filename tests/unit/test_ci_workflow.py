@@ -48,3 +48,12 @@ def test_deploy_workflows_use_known_tags():
         site = (ROOT / "playbooks" / "site.yml").read_text() + "".join(
             p.read_text() for p in (ROOT / "playbooks").glob("phase*.yml"))
         assert job["with"]["tags"] in site, f"{path.name}: tag {job['with']['tags']} is not used by site.yml"
+
+
+def test_make_test_runs_the_newcomer_stage_and_shellcheck():
+    """A set-up that works only because of this machine's leftovers must fail `make test`."""
+    stages = (ROOT / "tests/harness/stages.py").read_text()
+    assert 'Job("newcomer", stage_newcomer)' in stages
+    assert "tests/harness/shellcheck.py" in stages
+    wf = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    assert "make newcomer" in str(wf["jobs"]["newcomer"]["steps"])

@@ -147,3 +147,32 @@ def test_redis_acl_has_hashes_only():
     assert acl.startswith("user default on #")
     with pytest.raises(AnsibleFilterError):
         data.redis_acl([], "")
+
+
+# --- reconcile: CONNECT grants and unknown superusers --------------------------------------------
+DBS = [{"name": "bizoholic_platform", "owner": "bizoholic"}, {"name": "coreldove_platform", "owner": "coreldove"}]
+RO = [{"name": "analytics_reader", "databases": ["bizoholic_platform", "coreldove_platform"]}]
+
+
+def test_connect_revokes_finds_a_grant_to_another_platform():
+    keys = ["bizoholic|bizoholic_platform", "analytics_reader|bizoholic_platform", "postgres|coreldove_platform",
+            "coreldove|coreldove_platform", "bizoholic|coreldove_platform", "analytics_reader|coreldove_platform",
+            "someone|unmanaged_db"]
+    assert data.postgres_connect_revokes(keys, DBS, RO) == [{"role": "bizoholic", "database": "coreldove_platform"}]
+
+
+def test_connect_revokes_keeps_the_entitled_roles():
+    keys = ["bizoholic|bizoholic_platform", "analytics_reader|bizoholic_platform", "postgres|bizoholic_platform"]
+    assert data.postgres_connect_revokes(keys, DBS, RO) == []
+    # a read-only role not given the database is not entitled to it
+    ro = [{"name": "analytics_reader", "databases": ["bizoholic_platform"]}]
+    assert data.postgres_connect_revokes(["analytics_reader|coreldove_platform"], DBS, ro) == [
+        {"role": "analytics_reader", "database": "coreldove_platform"}]
+
+
+def test_unknown_superusers_are_named():
+    rows = [{"rolname": "postgres", "login_superuser": True}, {"rolname": "intruder", "login_superuser": True},
+            {"rolname": "dba", "login_superuser": True}, {"rolname": "nologin_super", "login_superuser": False},
+            {"rolname": "bizoholic", "login_superuser": False}]
+    assert data.postgres_unknown_superusers(rows, ["dba"]) == ["intruder"]
+    assert data.postgres_unknown_superusers(rows, []) == ["dba", "intruder"]

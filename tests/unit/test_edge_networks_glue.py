@@ -18,9 +18,7 @@ PLAYBOOK = """
   connection: local
   gather_facts: false
   vars_files:
-    - {root}/roles/docker_swarm/defaults/main.yml
     - {root}/roles/docker_swarm/vars/main.yml
-    - {root}/roles/platform_stack/defaults/main.yml
   tasks:
     - name: Print what each role resolves
       ansible.builtin.debug:
@@ -39,6 +37,11 @@ def resolve(tmp_path: Path, extra: dict | None = None) -> dict:
     (inv / "group_vars" / "all").mkdir(parents=True)
     (inv / "hosts.yml").write_text("all:\n  hosts:\n    h1: {}\n")
     (inv / "group_vars" / "all" / "00_shared").symlink_to(ROOT / "group_vars" / "all")
+    # The roles' defaults below the glue, as Ansible ranks them (a group_vars file of the same folder
+    # that sorts first stands for them; vars_files would rank above the glue).
+    for role in ("docker_swarm", "platform_stack", "traefik"):
+        defaults = ROOT / "roles" / role / "defaults" / "main.yml"
+        (inv / "group_vars" / "all" / f"00_defaults_{role}.yml").symlink_to(defaults)
     (tmp_path / "play.yml").write_text(PLAYBOOK.format(root=ROOT))
     (tmp_path / "extra.json").write_text(json.dumps({"platform_stack_platform": "coreldove", **(extra or {})}))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="json")

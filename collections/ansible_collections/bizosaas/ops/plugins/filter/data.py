@@ -358,6 +358,38 @@ def redis_acl(users: Sequence, default_password: str, categories: Sequence | Non
     return "\n".join(lines) + "\n"
 
 
+# ---------------------------------------------------------------------------------------------
+# reconcile: what differs from the catalog read by the role
+# ---------------------------------------------------------------------------------------------
+def postgres_connect_revokes(connect_keys: Sequence, databases: Sequence, readonly_roles: Sequence | None = None,
+                             superuser: str = "postgres") -> list[dict]:
+    """The CONNECT grants on managed databases that nobody is entitled to: [{role, database}].
+
+    `connect_keys` are 'role|database' strings read from the catalog (every non-PUBLIC grantee of
+    CONNECT). Entitled to a managed database: its owner, the read-only roles given that database,
+    and the superuser. Grants on databases not in `databases` are left alone (not ours)."""
+    managed = {d["name"]: d["owner"] for d in databases or []}
+    allowed = {(owner, name) for name, owner in managed.items()}
+    allowed |= {(superuser, name) for name in managed}
+    for r in readonly_roles or []:
+        allowed |= {(r["name"], db) for db in r.get("databases") or []}
+    out = []
+    for key in connect_keys or []:
+        role, _, db = str(key).rpartition("|")
+        if db in managed and (role, db) not in allowed:
+            out.append({"role": role, "database": db})
+    return sorted(out, key=lambda x: (x["database"], x["role"]))
+
+
+def postgres_unknown_superusers(roles: Sequence, allowed: Sequence | None = None,
+                                superuser: str = "postgres") -> list[str]:
+    """Roles that can log in as superusers and that the toolkit does not manage: never dropped, reported.
+
+    `roles` are catalog rows with `rolname` and `login_superuser`."""
+    known = {superuser, *(allowed or [])}
+    return sorted(r["rolname"] for r in roles or [] if r.get("login_superuser") and r["rolname"] not in known)
+
+
 def rows_or_empty(result: Any) -> list:
     """postgresql_query's query_result is {} when there is no row: make it a list."""
     return list(result) if isinstance(result, Sequence) and not isinstance(result, str) else []
@@ -381,4 +413,6 @@ class FilterModule:
             "scram_matches": scram_matches,
             "redis_acl": redis_acl,
             "rows_or_empty": rows_or_empty,
+            "postgres_connect_revokes": postgres_connect_revokes,
+            "postgres_unknown_superusers": postgres_unknown_superusers,
         }

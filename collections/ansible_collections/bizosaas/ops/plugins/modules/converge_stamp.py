@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import hmac
+import http.client
 import json
 import os
+import secrets
 import shutil
+import socket
 import stat
 import tempfile
 import time
+import urllib.parse
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -32,14 +37,29 @@ description:
     service Swarm rolled back, a service with fewer running tasks than desired) makes C(fresh=false)
     and is named in C(reasons); the role then runs in full, which corrects the drift.
   - >-
+    A check that is not fresh removes the stamp at once (outside check mode): the role is about to
+    run in full, and if that run fails or is interrupted, the next run must not trust a stamp from
+    before it. A stamp older than C(max_age) is not fresh either, so every role re-asserts, at least
+    that often, what no probe reads.
+  - >-
     C(state=record) writes the stamp only when it differs from the one on disk, and reports that as
     C(recorded), never as C(changed): the stamp is bookkeeping, so a run that changed nothing the
     role manages says changed=0. In check mode it writes nothing. Every probe is read-only.
+    C(state=invalidate) removes the stamp (a run with the fast path off).
+  - >-
+    Input digests are stored as HMAC-SHA256 keyed by a random per-host key (C(dir)/.key, 0600), so a
+    stamp never holds a plain digest of a secret (a password's SHA-256 can be brute-forced), and the
+    C(inputs) argument is never logged on the host.
 options:
   name: {description: Stamp name (the role, or role-platform), type: str, required: true}
-  state: {description: "C(check) compares, C(record) writes", type: str, choices: [check, record], default: check}
+  state:
+    description: "C(check) compares, C(record) writes, C(invalidate) removes"
+    type: str
+    choices: [check, record, invalidate]
+    default: check
   inputs: {description: Input name to digest (from the action plugin), type: dict, required: true}
   probes: {description: What to read on the host (see the collection README), type: dict, default: {}}
+  max_age: {description: Seconds after which a stamp is stale (0 = never), type: int, default: 86400}
   dir: {description: Stamp directory, type: path, default: /var/lib/bizosaas-ops/stamps}
 attributes:
   check_mode: {support: full}
@@ -52,11 +72,15 @@ fresh: {description: Every input and probe matches the stamp (check only), type:
 reasons: {description: What differs, at most 12 entries, type: list, elements: str, returned: always}
 stamp: {description: The stamp file, type: str, returned: always}
 recorded: {description: The stamp was written (never in check mode), type: bool, returned: when state is record}
+invalidated: {description: The stamp was removed (a full converge starts), type: bool, returned: when state is check}
 """
 
 
 MAX_REASONS = 12
 LARGE_FILE = 16 << 20  # bytes; a larger file is compared by size and mtime, not read
+KEY_FILE = ".key"
+FORMAT = 2  # 2: HMAC-keyed inputs, recorded_epoch
+DOCKER_SOCKET = "/var/run/docker.sock"
 
 
 def _sha(data: object) -> str:
@@ -172,6 +196,11 @@ class Host:
         rows = (line.split("\t", 1) for line in out.splitlines() if "\t" in line) if rc == 0 else []
         return {name: reps.split(" ", 1)[0] for name, reps in rows}
 
+    def registry_digest(self, ref: str) -> str:
+        if not os.path.exists(DOCKER_SOCKET):
+            return "unresolved: no docker"
+        return registry_digest(ref)
+
     def stack_services(self, stack: str) -> list[str]:
         rc, out = self.run(
             [
@@ -185,6 +214,34 @@ class Host:
             ]
         )
         return sorted(out.split()) if rc == 0 else []
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def registry_digest(ref: str, sock: str = DOCKER_SOCKET, timeout: float = 10.0) -> str:
+    """The digest a tag points to in its registry now, asked through the Docker engine (which knows
+    the insecure registries and mirrors): the same lookup `docker stack deploy --resolve-image` does."""
+    conn = _UnixHTTPConnection(sock, timeout)
+    try:
+        conn.request("GET", f"/distribution/{urllib.parse.quote(ref, safe='/:@')}/json")
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200:
+            return f"unresolved: HTTP {resp.status}"
+        return (json.loads(body).get("Descriptor") or {}).get("digest") or "unresolved: no digest"
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        return f"unresolved: {type(exc).__name__}"
+    finally:
+        conn.close()
 
 
 def _container_view(obj: dict) -> object:
@@ -242,6 +299,18 @@ def probe_docker(host: Host, probes: dict) -> dict[str, str]:
             done, _, want = replicas.get(name, "?/?").partition("/")
             # The Spec changes when anyone updates the service, and when Swarm rolls it back.
             out[f"service:{name}"] = _sha([found[name].get("Spec"), done == want])
+    # A tag that moved in its registry (CI pushed a new build under the same tag): the full run
+    # deploys it (resolve_image), so the fast path must not call the service fresh. The running
+    # image is `repo:tag@sha256:<digest>`; the registry is asked where repo:tag points now.
+    for stack in [str(s) for s in probes.get("stack_images") or []]:
+        members = host.stack_services(stack)
+        specs = host.inspect("service", members)
+        for name in members:
+            image = ((((specs.get(name) or {}).get("Spec") or {}).get("TaskTemplate") or {}).get("ContainerSpec")
+                     or {}).get("Image", "")
+            ref, _, pinned = image.partition("@")
+            now = host.registry_digest(ref) if ref else "absent"
+            out[f"image:{name}"] = "current" if pinned and now == pinned else _sha([ref, pinned, now])
     return out
 
 
@@ -297,25 +366,73 @@ def write_stamp(path: str, data: dict) -> None:
         raise
 
 
+def host_key(directory: str, create: bool) -> bytes | None:
+    """The per-host HMAC key (32 random bytes, 0600), created on the first record."""
+    path = os.path.join(directory, KEY_FILE)
+    try:
+        with open(path, "rb") as fh:
+            key = fh.read()
+        if len(key) >= 32:
+            return key
+    except OSError:
+        pass
+    if not create:
+        return None
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    os.chmod(directory, 0o700)
+    key = secrets.token_bytes(32)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".key-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return key
+
+
+def keyed(inputs: dict, key: bytes) -> dict[str, str]:
+    return {k: hmac.new(key, f"{k}\0{v}".encode(), hashlib.sha256).hexdigest() for k, v in inputs.items()}
+
+
+def invalidate(path: str, check_mode: bool) -> bool:
+    if check_mode or not os.path.exists(path):
+        return False
+    os.unlink(path)
+    return True
+
+
 def run(module: AnsibleModule, host: Host) -> dict:
     p = module.params
     name = p["name"]
     if not name or "/" in name or name.startswith("."):
         module.fail_json(msg=f"converge_stamp: name {name!r} must be a plain file name (the role, or role-platform)")
     path = os.path.join(p["dir"], f"{name}.json")
-    inputs = {str(k): str(v) for k, v in (p["inputs"] or {}).items()}
-    probes = compute(host, p["probes"] or {})
+    if p["state"] == "invalidate":
+        return {"changed": False, "fresh": False, "reasons": [], "stamp": path,
+                "invalidated": invalidate(path, module.check_mode)}
+    plain = {str(k): str(v) for k, v in (p["inputs"] or {}).items()}
     old = read_stamp(path)
+    key = host_key(p["dir"], create=p["state"] == "record" and not module.check_mode)
+    inputs = keyed(plain, key) if key else {}
+    probes = compute(host, p["probes"] or {})
     if p["state"] == "check":
-        if old is None:
-            return {"fresh": False, "reasons": ["no stamp yet (first converge, or it was removed)"], "stamp": path}
-        reasons = differences(old.get("inputs") or {}, inputs, "input") + differences(
-            old.get("probes") or {}, probes, "host"
-        )
+        reasons = []
+        if old is None or old.get("format") != FORMAT or key is None:
+            reasons = ["no stamp yet (first converge, an older format, or it was removed)"]
+        else:
+            age = time.time() - float(old.get("recorded_epoch") or 0)
+            if p["max_age"] and age > p["max_age"]:
+                reasons.append(f"the stamp is {int(age // 3600)} h old, older than max_age ({p['max_age']} s): "
+                               "re-assert everything once")
+            reasons += differences(old.get("inputs") or {}, inputs, "input")
+            reasons += differences(old.get("probes") or {}, probes, "host")
         more = len(reasons) - MAX_REASONS
         reasons = reasons[:MAX_REASONS] + ([f"... and {more} more"] if more > 0 else [])
-        return {"fresh": not reasons, "reasons": reasons, "stamp": path}
-    same = old is not None and old.get("inputs") == inputs and old.get("probes") == probes
+        # The role runs in full from here: a failure or an interruption must not leave the old
+        # stamp for the next run to trust.
+        invalidated = invalidate(path, module.check_mode) if reasons else False
+        return {"fresh": not reasons, "reasons": reasons, "stamp": path, "invalidated": invalidated}
+    same = (old is not None and old.get("format") == FORMAT
+            and old.get("inputs") == inputs and old.get("probes") == probes)
     if not same and not module.check_mode:
         write_stamp(
             path,
@@ -324,7 +441,8 @@ def run(module: AnsibleModule, host: Host) -> dict:
                 "inputs": inputs,
                 "probes": probes,
                 "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "format": 1,
+                "recorded_epoch": time.time(),
+                "format": FORMAT,
             },
         )
     # The stamp is the toolkit's own bookkeeping, not state the role manages: writing it is reported
@@ -343,9 +461,11 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "name": {"type": "str", "required": True},
-            "state": {"type": "str", "choices": ["check", "record"], "default": "check"},
-            "inputs": {"type": "dict", "required": True},
+            "state": {"type": "str", "choices": ["check", "record", "invalidate"], "default": "check"},
+            # Digests of every input, secrets included: never logged on the host.
+            "inputs": {"type": "dict", "required": True, "no_log": True},
             "probes": {"type": "dict", "default": {}},
+            "max_age": {"type": "int", "default": 86400},
             "dir": {"type": "path", "default": "/var/lib/bizosaas-ops/stamps"},
         },
         supports_check_mode=True,

@@ -31,10 +31,6 @@ MAGIC = {
     "ansible_inventory_sources", "lookup", "query", "q", "now", "range", "dict", "namespace", "undef",
     "true", "false", "none", "True", "False", "None",
 }
-# Framework variables the one-shape refactor (issue 13) removes; listed here, never silently allowed.
-PENDING: dict[str, set[str]] = {
-    role: {"__bizosaas_preflight"} for role in ("docker_swarm", "platform_stack", "postgres", "redis", "temporal")
-}
 CONDITION_KEYS = {"when", "changed_when", "failed_when", "until", "that"}
 
 
@@ -109,8 +105,6 @@ def role_reads(role: str) -> dict[str, set[str]]:
 @pytest.mark.parametrize("role", ROLES)
 def test_a_role_reads_only_its_own_variables(role):
     found = role_reads(role)
-    for name in PENDING.get(role, set()):
-        found.pop(name, None)
     problems = [f"{name} (in {', '.join(sorted(files))})" for name, files in sorted(found.items())]
     assert not problems, (
         f"roles/{role} reads variables that are not its own: {'; '.join(problems)}. Give the role an input "

@@ -25,13 +25,13 @@ ROLES = (
     "temporal",
     "traefik",
     "platform_stack",
+    "aide_seal",
 )
 WRITERS = {"template", "copy", "file", "lineinfile", "blockinfile", "replace", "ini_file"}
 # (role, dest as written in the task): why the probes need not read it.
 EXEMPT = {
     ("hardening", "/run/sshd"): "a tmpfs directory sshd needs at start; sshd's unit state is probed",
     ("hardening", "{{ item }}"): "the ECDSA/DSA host keys removed; the probe globs /etc/ssh/ssh_host_*_key",
-    ("hardening", "/var/lib/aide/bizosaas.seal"): "the seal play (tasks_from: seal) keeps its own checksum",
     ("docker_engine", "/etc/apt/keyrings"): "the keyring directory of the docker.asc file that is probed",
     ("platform_stack", "{{ platform_stack_history_file }}"): "the append-only deploy history, not state",
     ("traefik", "{{ __traefik_layout.acme_storage }}"): "acme.json: its mode and owner are probed (modes)",

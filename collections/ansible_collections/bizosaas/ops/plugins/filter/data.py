@@ -19,6 +19,11 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
+try:  # the collection's own bounds filter (bizosaas.ops.bounds_errors)
+    from ansible_collections.bizosaas.ops.plugins.filter.inputs import bounds_errors
+except ImportError:  # pragma: no cover - only when loaded outside the collection
+    from .inputs import bounds_errors  # type: ignore[no-redef]
+
 DOCUMENTATION = r"""
 name: data
 short_description: Data-service filters (derive, validate, tune, hash)
@@ -229,7 +234,11 @@ def redis_input_errors(users: Sequence, default_password: str = "", default_pass
     return errs
 
 
-def temporal_input_errors(namespaces: Sequence, platforms: Sequence | None = None) -> list[str]:
+def temporal_input_errors(
+    namespaces: Sequence, platforms: Sequence | None = None, retention_bounds: Mapping | None = None
+) -> list[str]:
+    """Errors in temporal_namespaces. With ``retention_bounds`` (the role's bounds of
+    temporal_namespace_retention) each namespace's own retention is held to them too."""
     errs: list[str] = []
     known = set(platforms or [])
     seen: set = set()
@@ -244,7 +253,11 @@ def temporal_input_errors(namespaces: Sequence, platforms: Sequence | None = Non
             errs.append(f"temporal_namespaces[{i}].platform: namespace {name!r} is for unknown platform {platform!r} "
                         f"(known: {', '.join(sorted(known))})")
         ret = ns.get("retention", "72h")
-        if not re.match(r"^[0-9]+[hd]$", str(ret)):
+        if retention_bounds is not None:
+            if "retention" in ns:
+                where = f"temporal_namespaces[{i}].retention"
+                errs += bounds_errors({where: retention_bounds}, {where: ret})
+        elif not re.match(r"^[0-9]+[hd]$", str(ret)):
             errs.append(f"temporal_namespaces[{i}].retention: {ret!r} is not a duration like 72h or 30d")
     return errs
 

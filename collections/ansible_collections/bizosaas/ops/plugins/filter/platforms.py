@@ -10,10 +10,12 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-try:  # the collection's own image filter (same parsing rules as bizosaas.ops.image_ref)
+try:  # the collection's own image filter (same parsing rules as bizosaas.ops.image_ref) and bounds
     from ansible_collections.bizosaas.ops.plugins.filter.images import image_ref, parse_image
+    from ansible_collections.bizosaas.ops.plugins.filter.inputs import bounds_errors, parse_size
 except ImportError:  # pragma: no cover - only when loaded outside the collection
     from .images import image_ref, parse_image  # type: ignore[no-redef]
+    from .inputs import bounds_errors, parse_size  # type: ignore[no-redef]
 
 DOCUMENTATION = r"""
 name: platforms_validate
@@ -32,6 +34,14 @@ options:
   secret_vars: {description: "{platform: {kind: vault variable name}} used in messages", type: dict}
   databases: {description: Databases the data layer defines (empty = do not check), type: list}
   redis_users: {description: Redis ACL users the data layer defines (empty = do not check), type: list}
+  service_bounds:
+    description:
+      - "Bounds of the per-service numbers ({replicas, cpus, memory, reserve_memory, port: spec}, the specs of
+        bizosaas.ops.bounds_errors), checked wherever they are set: the platform data, I(service_defaults) and
+        I(overrides); a memory reservation above the service's limit is an error too. Empty = do not check."
+    type: dict
+  service_defaults: {description: platform_stack_service_defaults, type: dict}
+  overrides: {description: "bizosaas_platform_overrides: {platform: {service | '*': {replicas, ...}}}", type: dict}
 """
 
 USES = ("postgres", "redis", "temporal", "analytics")
@@ -111,6 +121,9 @@ def platforms_validate(
     databases: Any = None,
     redis_users: Any = None,
     selection_name: str = "bizosaas_platforms_enabled",
+    service_bounds: Any = None,
+    service_defaults: Any = None,
+    overrides: Any = None,
 ) -> list[str]:
     check_domain(domain)
     chosen = selected_platforms(platforms, selection, selection_name)
@@ -180,6 +193,10 @@ def platforms_validate(
                     f"{sw}.uses: temporal, but {where}.temporal_namespace is empty: set the namespace "
                     "or drop 'temporal'."
                 )
+    if service_bounds:
+        errors = service_number_errors(platforms, enabled, service_bounds, service_defaults, overrides)
+        if errors:
+            raise _err(" | ".join(errors))
     if secrets is not None:
         for pname in chosen:
             for kind in required_secrets(platforms[pname] or {}):
@@ -192,6 +209,54 @@ def platforms_validate(
                         "(or generate a vault with `make secrets ENV=<env>`), or disable the platform."
                     )
     return chosen
+
+
+def service_number_errors(
+    platforms: Mapping[str, Any],
+    names: Sequence[str],
+    bounds: Mapping[str, Any],
+    defaults: Any = None,
+    overrides: Any = None,
+) -> list[str]:
+    """The per-service numbers (replicas, cpus, memory, ...) outside ``bounds``, wherever they are set
+    (platform_stack_service_defaults, each service's data, bizosaas_platform_overrides), and each
+    service whose memory reservation is above its limit. Messages name the variable to fix."""
+    specs: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+
+    def collect(where: str, source: Any) -> None:
+        for key, spec in bounds.items():
+            if isinstance(source, Mapping) and key in source:
+                specs[f"{where}.{key}"], values[f"{where}.{key}"] = spec, source[key]
+
+    defaults = defaults if isinstance(defaults, Mapping) else {}
+    collect("platform_stack_service_defaults", defaults)
+    effective: dict[str, dict[str, Any]] = {}
+    for pname in names:
+        services = (platforms[pname] or {}).get("services") or {}
+        ovs = ((overrides or {}).get(pname) or {}) if isinstance(overrides, Mapping) else {}
+        for target, ov in ovs.items():
+            collect(f"bizosaas_platform_overrides.{pname}.{target}", ov)
+        for sname, svc in services.items():
+            collect(f"bizosaas_platforms.{pname}.services.{sname}", svc)
+            star = ovs.get("*") if isinstance(ovs.get("*"), Mapping) else {}
+            own = ovs.get(sname) if isinstance(ovs.get(sname), Mapping) else {}
+            effective[f"{pname}/{sname}"] = {**defaults, **svc, **star, **own}
+    errors = bounds_errors(specs, values)
+    if errors or "memory" not in bounds or "reserve_memory" not in bounds:
+        return errors
+    for where, svc in effective.items():
+        limit, reserve = svc.get("memory"), svc.get("reserve_memory")
+        if limit is None or reserve is None:
+            continue
+        if parse_size(reserve) > parse_size(limit):
+            pname, sname = where.split("/", 1)
+            errors.append(
+                f"bizosaas_platforms.{pname}.services.{sname}: reserve_memory {reserve} is above its memory limit "
+                f"{limit}, which Docker refuses; lower the reservation or raise the limit (in bizosaas_platforms, "
+                "bizosaas_platform_overrides or platform_stack_service_defaults)"
+            )
+    return errors
 
 
 def secret_vars(platforms: dict[str, Any]) -> dict[str, dict[str, str]]:

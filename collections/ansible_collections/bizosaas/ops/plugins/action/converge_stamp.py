@@ -83,7 +83,7 @@ def spec_variables(role_path: str) -> list[str]:
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("name", "state", "probes", "inputs", "fast", "dir"))
+    _VALID_ARGS = frozenset(("name", "state", "probes", "inputs", "fast", "always", "max_age", "dir"))
 
     def _value_digest(self, value: object) -> str:
         try:
@@ -116,6 +116,10 @@ class ActionModule(ActionBase):
                        strict=False)
         if os.environ.get("BIZOSAAS_FAST_PATH"):  # the environment wins: CI turns it off for a whole run
             fast = boolean(os.environ["BIZOSAAS_FAST_PATH"], strict=False)
+        # `always`: the comparison decides whether the work is needed at all (the AIDE baseline is
+        # rebuilt only when packages or rules changed), so it is not a speed-up the switch turns off.
+        if boolean(args.get("always", False), strict=False):
+            fast = True
         if state == "check" and not fast:
             # Every task runs; the stamp from before this run must not outlive a failure of it.
             reason = "the fast path is off (bizosaas_fast_path / BIZOSAAS_FAST_PATH)"
@@ -130,8 +134,11 @@ class ActionModule(ActionBase):
             result.update(changed=False, fresh=False, reasons=[reason])
             result["msg"] = "full converge: " + result["reasons"][0]
             return result
-        max_age = os.environ.get("BIZOSAAS_FAST_PATH_MAX_AGE") or self._templar.template(
-            task_vars.get("bizosaas_fast_path_max_age", DEFAULT_MAX_AGE))
+        if "max_age" in args:  # the role's own rule (aide_seal: never by age)
+            max_age = args["max_age"]
+        else:
+            max_age = os.environ.get("BIZOSAAS_FAST_PATH_MAX_AGE") or self._templar.template(
+                task_vars.get("bizosaas_fast_path_max_age", DEFAULT_MAX_AGE))
         module_args = {
             "name": args.get("name"),
             "state": state,

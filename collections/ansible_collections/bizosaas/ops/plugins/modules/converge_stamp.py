@@ -60,6 +60,17 @@ options:
   inputs: {description: Input name to digest (from the action plugin), type: dict, required: true}
   probes: {description: What to read on the host (see the collection README), type: dict, default: {}}
   max_age: {description: Seconds after which a stamp is stale (0 = never), type: int, default: 86400}
+  fast:
+    description: >-
+      The fast-path switch (action plugin only; default bizosaas_fast_path, and the BIZOSAAS_FAST_PATH
+      environment wins).
+    type: bool
+  always:
+    description: >-
+      Compare even when the fast path is off (action plugin only): for a role whose comparison is what
+      decides whether its work is needed at all, not a speed-up.
+    type: bool
+    default: false
   dir: {description: Stamp directory, type: path, default: /var/lib/bizosaas-ops/stamps}
 attributes:
   check_mode: {support: full}

@@ -54,6 +54,9 @@ def test_plays_on_the_vps_become_root(path):
     for play in load(path):
         if "hosts" not in play or play.get("connection") == "local" or play["hosts"] == "localhost":
             continue
+        if path.name == "connect.yml":  # logs in as the user itself, before any become
+            assert play.get("become") is False
+            continue
         assert play.get("become") is True, f"{path.name}: play {play.get('name')!r} has no become: true"
 
 
@@ -74,3 +77,24 @@ def test_no_glue_guesses_the_endpoint_mode():
         text = path.read_text()
         assert "bizosaas_endpoint_mode | default(" not in text, path
         assert "bizosaas_port_mode | default(" not in text, path
+
+
+@pytest.mark.parametrize("path", [p for p in PLAYBOOKS if p.name not in ("connect.yml", "plan.yml")
+                                  and not p.name.startswith(("swarm_facts", "preflight"))], ids=lambda p: p.name)
+def test_every_entry_playbook_logs_in_first(path):
+    """The first play that reaches a host is connect.yml (admin user, or the bootstrap user on a fresh VPS)."""
+    plays = expanded(path)
+    reaching = [(src, play) for src, play in plays if play.get("hosts") and play.get("connection") != "local"
+                and play["hosts"] != "localhost"]
+    if not reaching:
+        return
+    assert reaching[0][0].name == "connect.yml", f"{path.name}: the first play on the hosts is in {reaching[0][0].name}"
+
+
+def test_inventories_log_in_as_the_admin_user():
+    """After the first run root logins are refused: the inventory's user is the admin user."""
+    for env in ("production", "staging"):
+        hosts = yaml.safe_load((ROOT / "inventories" / env / "hosts.yml").read_text())
+        managers = hosts["all"]["children"]["bizosaas"]["children"]["swarm_managers"]["hosts"]
+        for name, host in managers.items():
+            assert host.get("ansible_user") != "root", f"inventories/{env}: {name} logs in as root"

@@ -47,17 +47,24 @@ class ActionModule(ActionBase):
         if not names:
             result.update(changed=False, msg="no packages asked for")
             return result
-        probe = self._execute_module(
-            module_name="ansible.legacy.command",
-            module_args={"argv": ["sh", "-c", PROBE, "sh", *names]},
-            task_vars=task_vars,
-        )
+        # The read runs in check mode too (the command module would skip itself there).
+        check_mode, self._task.check_mode = self._task.check_mode, False
+        try:
+            probe = self._execute_module(
+                module_name="ansible.legacy.command",
+                module_args={"argv": ["sh", "-c", PROBE, "sh", *names]},
+                task_vars=task_vars,
+            )
+        finally:
+            self._task.check_mode = check_mode
         if probe.get("failed"):
             raise AnsibleActionFail(f"bizosaas.ops.packages: reading dpkg's database failed: {probe.get('msg')}")
         missing, lists = missing_from(probe.get("stdout", ""), names)
         if not missing:
             result.update(changed=False, msg=f"all {len(names)} packages are installed")
             return result
+        if probe.get("skipped") or "#lists " not in probe.get("stdout", ""):
+            raise AnsibleActionFail(f"bizosaas.ops.packages: could not read dpkg's database: {probe}")
         if self._task.check_mode and not lists:
             result.update(changed=True, missing=missing,
                           msg=f"the apt cache is empty: would refresh it and install {', '.join(missing)}")

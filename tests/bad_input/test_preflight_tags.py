@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def known_tags() -> set[str]:
-    play = yaml.safe_load((ROOT / "playbooks/preflight.yml").read_text())[0]
+    play = next(p for p in yaml.safe_load((ROOT / "playbooks/preflight.yml").read_text()) if "tasks" in p)
     listed = set(re.findall(r"'([a-z0-9_-]+)'", play["vars"]["__preflight_known_tags"]))
     platforms = {p for ps in play["vars"]["__preflight_phase_platforms"].values() for p in ps}
     return listed | platforms
@@ -58,7 +58,7 @@ def test_preflight_accepts_the_tags_molecule_always_skips():
 
 def unknown_tags(tmp_path: Path, *args: str) -> list[str]:
     """Render the preflight's own __preflight_unknown expression under the given CLI tags."""
-    play = yaml.safe_load((ROOT / "playbooks/preflight.yml").read_text())[0]
+    play = next(p for p in yaml.safe_load((ROOT / "playbooks/preflight.yml").read_text()) if "tasks" in p)
     check = next(t for t in play["tasks"] if t["name"].startswith("Check the tags"))
     probe = [{
         "hosts": "localhost", "gather_facts": False,

@@ -340,7 +340,8 @@ def test_validate_asserts_the_bounds_in_the_preflight(role):
     """validate.yml asserts over __<role>_bounds, and playbooks/preflight.yml runs the role's validate."""
     validate = (ROOT / "roles" / role / "tasks" / "validate.yml").read_text()
     assert f"__{role}_bounds | bizosaas.ops.bounds_errors(" in validate
-    preflight = yaml.safe_load((ROOT / "playbooks" / "preflight.yml").read_text())[0]["tasks"]
+    plays = yaml.safe_load((ROOT / "playbooks" / "preflight.yml").read_text())
+    preflight = next(p for p in plays if "tasks" in p)["tasks"]
     included = [t["ansible.builtin.include_role"] for t in preflight if "ansible.builtin.include_role" in t]
     assert {"name": role, "tasks_from": "validate"} in [
         {k: v for k, v in inc.items() if k in ("name", "tasks_from")} for inc in included

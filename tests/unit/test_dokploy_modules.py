@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import pytest
@@ -545,3 +546,22 @@ def test_documentation_matches_the_argument_spec(module, monkeypatch):
     assert {"check_mode", "diff_mode", "idempotent"} <= set(doc["attributes"])
     yaml.safe_load(module.EXAMPLES)
     yaml.safe_load(module.RETURN)
+
+
+def test_owner_sign_up_that_times_out_but_created_the_owner_signs_in(owner, dokploy, monkeypatch):
+    """Dokploy answers the first sign-up after a public-IP lookup (a minute offline); a timeout is not a failure
+    when the owner exists afterwards."""
+    monkeypatch.setattr(dokploy_owner, "SIGN_UP_TIMEOUT", 1)
+    real_route = dokploy.route
+
+    def slow_sign_up(method, path, query, body, headers):
+        answer = real_route(method, path, query, body, headers)
+        if path == "/api/auth/sign-up/email":
+            time.sleep(1.5)
+        return answer
+
+    monkeypatch.setattr(dokploy, "route", slow_sign_up)
+    result = owner(timeout=1)
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["owner_created"] is True and result["key_created"] is True
+    assert ("POST", "auth/sign-in/email") in dokploy.mutations()

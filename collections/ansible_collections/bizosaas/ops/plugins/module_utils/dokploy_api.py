@@ -53,12 +53,15 @@ def argument_spec() -> dict[str, Any]:
 class DokployError(Exception):
     """A failed call, with a message fit for the operator (never the key)."""
 
-    def __init__(self, msg: str, status: int | None = None, endpoint: str = "", body: Any = None):
+    def __init__(
+        self, msg: str, status: int | None = None, endpoint: str = "", body: Any = None, timed_out: bool = False
+    ):
         super().__init__(msg)
         self.msg = msg
         self.status = status
         self.endpoint = endpoint
         self.body = body
+        self.timed_out = timed_out
 
 
 class Response:
@@ -202,9 +205,12 @@ class DokployClient:
         cookies: dict[str, str] | None = None,
         follow_redirects: bool = True,
         accept: tuple[int, ...] = (),
+        timeout: int | None = None,
     ) -> Response:
         """One call, retried only while Dokploy is starting (connection refused, 502, 503) and for at
-        most startup_wait seconds. A status in `accept` is returned instead of raised."""
+        most startup_wait seconds. A status in `accept` is returned instead of raised; `timeout` overrides
+        the client's for one slow call."""
+        timeout = timeout or self.timeout
         url = self.url + self.path(endpoint)
         query = {k: v for k, v in (params or {}).items() if v is not None}
         if query:
@@ -227,7 +233,7 @@ class DokployClient:
                     url,
                     data=data,
                     headers=headers,
-                    timeout=self.timeout,
+                    timeout=timeout,
                     follow_redirects="urllib2" if follow_redirects else "none",
                 )
                 raw = resp.read()
@@ -244,10 +250,11 @@ class DokployClient:
                 raise self._http_error(method, endpoint, status, decoded) from None
             except TimeoutError:
                 raise DokployError(
-                    f"Dokploy did not answer {method} {self.path(endpoint)} at {self.url} within {self.timeout}s. "
+                    f"Dokploy did not answer {method} {self.path(endpoint)} at {self.url} within {timeout}s. "
                     "It may be overloaded or stuck: see `docker service ps dokploy` and `docker service logs "
                     "dokploy`; raise the module's timeout for slow calls.",
                     endpoint=endpoint,
+                    timed_out=True,
                 ) from None
             except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                 # A refused connection never reached Dokploy; a reset one may have, so only a GET is

@@ -26,9 +26,10 @@ description:
     sign-up without an invitation ("Admin is already created"), so registration is closed from then on.
   - When the owner exists but the key is missing, wrong or revoked, signs in as the owner
     (C(POST /api/auth/sign-in/email)) and creates a new key.
-  - The key is created with C(POST /api/user.createApiKey) for the owner's organization (C(metadata.organizationId))
-    with C(rateLimitEnabled=false), because a key created with Dokploy's defaults allows 10 requests a day. It is checked,
-    written to O(api_key_file) (0600, directory 0700), and older keys named O(key_name) are deleted.
+  - The key is created with C(POST /api/user.createApiKey) for the owner's organization
+    (C(metadata.organizationId)) with C(rateLimitEnabled=false), because a key created with Dokploy's defaults
+    allows 10 requests a day. It is checked, written to O(api_key_file) (0600, directory 0700), and older keys
+    named O(key_name) are deleted.
   - The password and the key are never logged or printed.
 version_added: 0.1.0
 author: bizosaas-ops
@@ -78,6 +79,8 @@ attributes:
   idempotent:
     support: full
 notes:
+  - Dokploy answers the first sign-up only after looking up the server's public IP address; without internet
+    access that takes about a minute, so the sign-up alone may wait up to 180 seconds.
   - Between Dokploy's first start and this module's sign-up, anyone who can reach Dokploy's port could register
     first. Keep the port closed to the outside until the owner exists; the module fails loudly if its sign-up is
     refused because someone else was first.
@@ -116,6 +119,9 @@ replaced_keys:
 """
 
 REDIRECTS = (301, 302, 303, 307, 308)
+# Dokploy's first sign-up looks up the server's public IP before it answers (databaseHooks.user.create.after,
+# getPublicIpWithFallback): measured 61 s on a host without internet access, under a second with it.
+SIGN_UP_TIMEOUT = 180
 
 
 def check_key(client: DokployClient, key: str) -> dict | None:
@@ -145,7 +151,20 @@ def _auth_message(resp: Any) -> str:
 
 def sign_up(client: DokployClient, p: dict[str, Any]) -> dict[str, str]:
     body = {"email": p["email"], "password": p["password"], "name": p["name"], "lastName": p["last_name"]}
-    resp = client.request("POST", "/api/auth/sign-up/email", body=body, auth=False, accept=(400, 401, 403, 422))
+    try:
+        resp = client.request(
+            "POST",
+            "/api/auth/sign-up/email",
+            body=body,
+            auth=False,
+            accept=(400, 401, 403, 422),
+            timeout=max(client.timeout, SIGN_UP_TIMEOUT),
+        )
+    except DokployError as exc:
+        # The owner may exist even though the answer never came: then signing in finds out whether it is ours.
+        if exc.timed_out and owner_exists(client):
+            return sign_in(client, p)
+        raise
     if resp.status != 200:
         raise DokployError(
             f"Dokploy refused the owner's sign-up on POST /api/auth/sign-up/email (HTTP {resp.status}: "

@@ -39,7 +39,11 @@ description:
     last deployment did not finish (C(composeStatus) other than C(done)) triggers C(compose.deploy); O(wait) then
     polls the compose's deployments until the new one is C(done) or C(error).
   - Every compose has a webhook, C(POST <api_url>/api/deploy/compose/<refreshToken>), which redeploys what
-    Dokploy holds. It is returned as RV(webhook), a secret. O(auto_deploy=false) makes Dokploy refuse it.
+    Dokploy holds. It is returned as RV(webhook), a secret. O(auto_deploy=false) makes Dokploy refuse it. A
+    redeploy of an unchanged file replaces no task unless an image tag now points at another digest (Swarm only
+    updates what changed).
+  - Dokploy's own "Stop", "Delete" and stack "Logs" act on Dokploy's C(appName) (RV(dokploy_app_name)), not on the
+    pinned stack, so they leave the platform's stack alone and the Logs tab lists no container.
   - A compose in another project or environment that already deploys the stack O(app_name) is an error, not a
     second owner of the same stack.
 version_added: 0.1.0

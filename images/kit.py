@@ -14,7 +14,8 @@ Every image is tagged `bizosaas-kit/<name>:<tag>` on the host and carries the la
 `org.bizosaas.kit.recipe=<sha256>` computed from its recipe files, its parent's hash, its build
 arguments and its pins (kit.py itself is not hashed: a change to how it builds needs `build --force`).
 An image may name a prepare step (a Python file in its recipe directory) that fills the build
-context before `docker build`, only when the image is stale.
+context before `docker build`, only when the image is stale: dokploy/prepare.py builds Dokploy
+from source on the host that way.
 A warm run compares labels and registry manifests and builds nothing. Runs that build or push
 hold $BIZOSAAS_CACHE/kit.lock, so concurrent `make images` runs wait for each other.
 """
@@ -154,10 +155,20 @@ def _images() -> dict[str, Image]:
         Image(
             "dokploy-standin",
             "docker",
+            v["dokploy-standin"]["tag"],
+            parent="bizosaas-kit/debian:trixie",
+            push_as=[v["dokploy-standin"]["kit"]],
+            standin=True,
+        ),
+        # The real Dokploy server, built from source on the host by dokploy/prepare.py.
+        Image(
+            "dokploy",
+            "docker",
             v["dokploy"]["tag"],
             parent="bizosaas-kit/debian:trixie",
-            push_as=[v["dokploy"]["kit"]],
-            standin=True,
+            push_as=[v["dokploy"]["upstream"]],
+            pins={k: v["dokploy"][k] for k in ("source", "npm")},
+            prepare="prepare.py",
         ),
     ]
     return {f"{i.name}:{i.tag}": i for i in imgs}

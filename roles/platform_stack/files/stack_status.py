@@ -1,27 +1,66 @@
 #!/usr/bin/env python3
 """Report (and optionally wait for) the state of a Swarm stack's services, as JSON.
 
-    stack_status.py STACK [--wait SECONDS]
+    stack_status.py STACK [--wait SECONDS] [--resolve]
 
 For each service: the image it runs (with digest), its update state, running/desired tasks and
 its container IDs. With --wait, polls until every service has finished updating (completed,
 rolled back or paused) and runs its desired number of healthy tasks, or until the timeout.
 "result" is ok, rolled_back, paused, timeout or empty (no services). Read-only: it never changes
 anything. Runs on the manager with the docker CLI and the Python standard library only.
+With --resolve, "moved" lists the services whose image tag now points at another digest in its
+registry (asked through the engine, as `docker stack deploy` resolves it): a redeploy would roll them.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 
 DONE = {"completed", "rollback_completed", "paused", "rollback_paused"}
 
 
 def docker(*args: str) -> str:
     return subprocess.run(["docker", *args], check=True, text=True, capture_output=True).stdout
+
+
+class _Engine(http.client.HTTPConnection):
+    def __init__(self) -> None:
+        super().__init__("localhost", timeout=10)
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect("/var/run/docker.sock")
+
+
+def registry_digest(ref: str) -> str:
+    conn = _Engine()
+    try:
+        conn.request("GET", f"/distribution/{urllib.parse.quote(ref, safe='/:@')}/json")
+        resp = conn.getresponse()
+        body = resp.read()
+        return json.loads(body).get("Descriptor", {}).get("digest", "") if resp.status == 200 else ""
+    except (OSError, ValueError, http.client.HTTPException):
+        return ""
+    finally:
+        conn.close()
+
+
+def moved(st: dict) -> list[str]:
+    """Services whose tag points at another digest now (an unreachable registry moves nothing)."""
+    out = []
+    for short, svc in st["services"].items():
+        ref, _, pinned = svc["image"].partition("@")
+        now = registry_digest(ref) if pinned else ""
+        if now and now != pinned:
+            out.append(short)
+    return sorted(out)
 
 
 def status(stack: str) -> dict:
@@ -78,7 +117,7 @@ def settled(st: dict) -> bool:
 
 def main(argv: list[str]) -> int:
     stack = argv[0]
-    wait = float(argv[2]) if len(argv) > 2 and argv[1] == "--wait" else 0.0
+    wait = float(argv[argv.index("--wait") + 1]) if "--wait" in argv else 0.0
     deadline = time.monotonic() + wait
     st = status(stack)
     # A fresh `docker stack deploy` may not have registered the update yet: give it a moment.
@@ -90,6 +129,8 @@ def main(argv: list[str]) -> int:
             st = status(stack)
         if not settled(st):
             st["result"] = "timeout"
+    if "--resolve" in argv:
+        st["moved"] = moved(st)
     print(json.dumps(st, sort_keys=True))
     return 0
 

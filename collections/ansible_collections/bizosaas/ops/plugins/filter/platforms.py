@@ -101,6 +101,26 @@ def selected_platforms(
     return list(dict.fromkeys(selection))
 
 
+def dokploy_project_name(platforms: dict[str, Any], platform: str) -> str:
+    """The Dokploy project a platform is deployed into: its `dokploy_project`, else <platform>-platform."""
+    data = (platforms or {}).get(platform) or {}
+    name = data.get("dokploy_project") or f"{platform}-platform"
+    if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$", name):
+        raise _err(f"bizosaas_platforms.{platform}.dokploy_project: {name!r} is not a project name "
+                   "(letters, digits, space, . _ -; at most 63 characters)")
+    return name
+
+
+def dokploy_projects(platforms: dict[str, Any], selection: Any = None) -> list[dict[str, str]]:
+    """[{name, description}] of the Dokploy project of every platform this inventory deploys."""
+    return [
+        {"name": dokploy_project_name(platforms, p),
+         "description": f"{(platforms[p] or {}).get('description') or p} ({p}), deployed by bizosaas-ops as the "
+                        f"Swarm stack {p}"}
+        for p in selected_platforms(platforms, selection)
+    ]
+
+
 def required_secrets(platform: dict[str, Any]) -> list[str]:
     """The secret kinds a platform needs: one per kind of data use by any of its services."""
     kinds: list[str] = []
@@ -651,6 +671,8 @@ class FilterModule:
         return {
             "platforms_validate": platforms_validate,
             "platforms_selected": selected_platforms,
+            "platform_dokploy_project": dokploy_project_name,
+            "platform_dokploy_projects": dokploy_projects,
             "platform_required_secrets": required_secrets,
             "platform_secret_name": secret_name,
             "platform_secret_vars": secret_vars,

@@ -118,6 +118,12 @@ options:
     description: Seconds to wait for the deployment (O(wait)).
     type: int
     default: 600
+  return_webhook:
+    description:
+      - Return the webhook (RV(webhook), a secret). V(false) leaves it out, so a task that deploys need not be
+        C(no_log) (which would also hide its errors); read the webhooks with M(bizosaas.ops.dokploy_info) instead.
+    type: bool
+    default: true
 attributes:
   check_mode:
     support: full
@@ -201,7 +207,7 @@ webhook:
     - SECRET. The compose's deploy webhook; anyone who knows it can redeploy the compose. Register the result with
       C(no_log) or never print it. Never part of RV(msg).
   type: dict
-  returned: when the compose exists
+  returned: when the compose exists and O(return_webhook) is true
   contains:
     path: {description: "C(/api/deploy/compose/<refreshToken>)", type: str}
     url: {description: O(api_url) plus the path, type: str}
@@ -479,7 +485,7 @@ def run(module: AnsibleModule, client: DokployClient) -> dict[str, Any]:
     if deployment:
         result["deployment"] = deployment
     token = (current or {}).get("refreshToken")
-    if token:
+    if token and p["return_webhook"]:
         path = webhook_path(token)
         result["webhook"] = {"path": path, "url": client.url + path}
     if warnings:
@@ -510,6 +516,7 @@ def main() -> None:
         deploy_title={"type": "str", "default": "bizosaas-ops"},
         wait={"type": "bool", "default": True},
         wait_timeout={"type": "int", "default": 600},
+        return_webhook={"type": "bool", "default": True},
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params

@@ -20,7 +20,7 @@ TAGS ?=
 # The vault password: $ANSIBLE_VAULT_PASSWORD_FILE if set, else the inventory's generated .vault-pass.
 VAULT_ARGS = $(if $(ANSIBLE_VAULT_PASSWORD_FILE),,$(if $(wildcard $(INVENTORY)/.vault-pass),--vault-password-file $(INVENTORY)/.vault-pass))
 
-.PHONY: help bootstrap venv host images lint unit badinput newcomer molecule test test-site demo demo-clean secrets \
+.PHONY: help bootstrap venv host images lint unit badinput newcomer molecule test test-site demo demo-clean secrets webhooks \
         bench clean deploy plan history rollback
 
 help: ## Show the targets
@@ -80,6 +80,9 @@ plan: venv ## What site.yml would change, summarised per role (check mode + diff
 
 history: venv ## The deploy history kept on the host: [PLATFORM=coreldove]
 	ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) playbooks/history.yml $(if $(PLATFORM),-e platform=$(PLATFORM))
+
+webhooks: venv ## Every platform's Dokploy deploy webhook (SECRET: whoever has one can redeploy): [ENV=production]
+	ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) playbooks/webhooks.yml
 
 rollback: venv ## Return a platform to its previous image set: make rollback PLATFORM=coreldove
 	@test -n "$(PLATFORM)" || { echo "PLATFORM is required, e.g. make rollback PLATFORM=coreldove"; exit 2; }

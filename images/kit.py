@@ -152,14 +152,6 @@ def _images() -> dict[str, Image]:
             push_as=[v["probe"]["kit"]],
             standin=True,
         ),
-        Image(
-            "dokploy-standin",
-            "docker",
-            v["dokploy-standin"]["tag"],
-            parent="bizosaas-kit/debian:trixie",
-            push_as=[v["dokploy-standin"]["kit"]],
-            standin=True,
-        ),
         # The real Dokploy server, built from source on the host by dokploy/prepare.py.
         Image(
             "dokploy",

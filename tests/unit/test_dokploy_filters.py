@@ -104,10 +104,20 @@ def test_ports_must_be_integers():
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"dokploy_version", "dokploy_listeners", "dokploy_port_conflicts"}
+    assert set(FilterModule().filters()) == {"dokploy_version", "dokploy_listeners", "dokploy_port_conflicts",
+                                             "dokploy_webhook_line"}
 
 
 def test_dockerd_holding_a_port_of_our_ingress_service_is_ours():
     ss = 'LISTEN 0 4096 *:3000 *:* users:(("dockerd",pid=50,fd=9))\n'
     assert dokploy_port_conflicts(ss, [3000], [], swarm_ports=[3000]) == []
     assert dokploy_port_conflicts(ss, [3000], []) == ["port 3000 is held by dockerd (pid 50) on *"]
+
+
+def test_webhook_line_prefers_the_public_origin():
+    from ansible_collections.bizosaas.ops.plugins.filter.dokploy import dokploy_webhook_line
+    hook = {"project": "coreldove-platform", "compose": "coreldove", "stack_name": "coreldove",
+            "path": "/api/deploy/compose/tok", "url": "http://127.0.0.1:3000/api/deploy/compose/tok"}
+    assert dokploy_webhook_line(hook, "https://dokploy.example.com/") == (
+        "coreldove-platform/coreldove (stack coreldove): POST https://dokploy.example.com/api/deploy/compose/tok")
+    assert dokploy_webhook_line(hook).endswith("POST http://127.0.0.1:3000/api/deploy/compose/tok")

@@ -79,7 +79,7 @@ def test_failed_command_names_the_step() -> None:
 def test_image_table() -> None:
     images = kit._images()
     standins = {i.name for i in images.values() if i.standin}
-    assert standins == {"probe", "dokploy-standin"}  # the real Dokploy image is not one
+    assert standins == {"probe"}  # the only stand-in left; the real Dokploy image is not one
     for img in images.values():
         if img.kind == "docker":
             assert (img.recipe_dir / "Dockerfile").is_file(), img.ref
@@ -168,8 +168,8 @@ def test_dokploy_image_entry() -> None:
     for pin in npm.values():
         assert pin["integrity"].startswith("sha512-"), pin
     assert img.pins["source"]["sha256"] == "64d9577077c1ce5506321ff5dfa162191645d1d8ac020f27671ed321f0be901c"
-    # the stand-in stays until the role switches
-    assert images["dokploy-standin:0.25.11"].standin
+    # the stand-in is retired: the dokploy role runs this image
+    assert not any(k.startswith("dokploy-standin") for k in images)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -139,9 +140,19 @@ def dokploy_port_conflicts(
     return problems
 
 
+def dokploy_webhook_line(hook: Mapping[str, Any], base: str = "") -> str:
+    """One line per webhook for `make webhooks`: project/compose (stack) and the URL to POST.
+
+    `base` is the public origin (https://dokploy.<domain>) when Traefik routes /api/deploy/ there;
+    otherwise the URL on the manager (Dokploy's own port) is shown."""
+    url = (base.rstrip("/") + hook["path"]) if base else hook.get("url", hook["path"])
+    return f"{hook.get('project', '?')}/{hook.get('compose', '?')} (stack {hook.get('stack_name') or '?'}): POST {url}"
+
+
 class FilterModule:
     def filters(self):
         return {
+            "dokploy_webhook_line": dokploy_webhook_line,
             "dokploy_version": dokploy_version,
             "dokploy_listeners": dokploy_listeners,
             "dokploy_port_conflicts": dokploy_port_conflicts,

@@ -7,7 +7,8 @@
     demo.py status   only the table of domains
     demo.py down [--purge]   remove the container (--purge: also its Docker volume)
 
-The platforms run the image kit's probe app, a STAND-IN for the real application images.
+The platforms run the image kit's probe app, a STAND-IN for the real application images; Dokploy is
+the real server (v0.30.2, built from source by the image kit), with its owner account from the vault.
 Certificates come from a self-signed CA kept on the VPS; it is copied to .demo/ca.crt.
 """
 
@@ -160,7 +161,14 @@ def trust_hint(ca: Path | None, ip: str) -> None:
     print(f"  Debian:  sudo cp {rel} /usr/local/share/ca-certificates/bizosaas-demo.crt && sudo update-ca-certificates")
     print("  Browser: import it as an authority (Settings > Certificates), and map the names in /etc/hosts:")
     print(f"           {ip} " + " ".join(h for _, _, h in domains()))
-    print(f"Dokploy's panel (stand-in): http://{ip}:3000/   Tear down: make demo-clean [PURGE=1]")
+    email = yaml.safe_load((INVENTORY / "group_vars/all/local.yml").read_text()).get("bizosaas_acme_email", "?")
+    rel_vault, rel_pass = VAULT.relative_to(ROOT), VAULT_PASS.relative_to(ROOT)
+    print(f"Dokploy (the real v0.30.2, built from source): http://{ip}:3000/  owner: {email}")
+    print(f"  its password is in the vault: .venv/bin/ansible-vault view {rel_vault} --vault-password-file {rel_pass}"
+          " | grep vault_dokploy_owner_password")
+    print("  the platforms are its projects bizoholic-platform, coreldove-platform, bizosaas-management (plus")
+    print("  bizosaas-shared-infrastructure); each platform's stack is its project's compose.")
+    print("Tear down: make demo-clean [PURGE=1]")
 
 
 def cmd_up(extra: list[str]) -> int:

@@ -184,6 +184,17 @@ def test_platform_edge_networks_match_the_specs():
     assert "docker_platform_edge_networks" in f.FilterModule().filters()
 
 
+def test_platform_private_networks_match_the_specs():
+    platforms = {"bizoholic": {"enabled": True}, "coreldove": None, "management": {"enabled": False}}
+    private = f.docker_platform_networks(platforms, "bizosaas-")
+    assert private == ["bizosaas-bizoholic", "bizosaas-coreldove"]
+    specs = f.docker_network_specs("dokploy-network", data="bizosaas-network", platforms=platforms)
+    assert set(private) <= {s["name"] for s in specs}
+    assert not set(private) & set(f.docker_platform_edge_networks(platforms, "bizosaas-", "-edge"))
+    assert f.docker_platform_networks({}, "bizosaas-") == []
+    assert "docker_platform_networks" in f.FilterModule().filters()
+
+
 def test_platform_edge_networks_refuse_an_empty_suffix():
     with pytest.raises(AnsibleFilterError, match="bizosaas_platform_edge_network_suffix"):
         f.docker_platform_edge_networks({"coreldove": {}}, "bizosaas-", "")

@@ -239,6 +239,16 @@ def docker_platform_edge_networks(platforms: Any, prefix: str = "bizosaas-", suf
     return [f"{prefix}{name}{suffix}" for name in names]
 
 
+def docker_platform_networks(platforms: Any, prefix: str = "bizosaas-") -> list[str]:
+    """Each enabled platform's private overlay, `<prefix><platform>` (bizosaas-coreldove).
+
+    Every service of a platform joins it, and so do the shared data services (Postgres, Redis) and
+    the platform's own Temporal: a platform reaches the data services and itself, and no network
+    holds two platforms' services.
+    """
+    return [f"{prefix}{name}" for name in _enabled_platforms(platforms)]
+
+
 def docker_network_specs(
     edge: str,
     data: str = "",
@@ -259,10 +269,9 @@ def docker_network_specs(
     """
     base = {"driver": "overlay", "attachable": True, "encrypted": bool(encrypted), "subnet": ""}
     specs: list[dict[str, Any]] = [{**base, "name": n} for n in (edge, data) if n]
-    names = _enabled_platforms(platforms)
     edges = docker_platform_edge_networks(platforms, prefix, edge_suffix)
-    for name, edge_name in zip(names, edges, strict=True):
-        specs.append({**base, "name": f"{prefix}{name}", "attachable": bool(platform_attachable)})
+    for private, edge_name in zip(docker_platform_networks(platforms, prefix), edges, strict=True):
+        specs.append({**base, "name": private, "attachable": bool(platform_attachable)})
         specs.append({**base, "name": edge_name})
     for i, extra in enumerate(custom or []):
         if not isinstance(extra, dict) or not extra.get("name"):
@@ -301,6 +310,7 @@ class FilterModule:
             "docker_network_spec_diff": docker_network_spec_diff,
             "docker_network_specs": docker_network_specs,
             "docker_platform_edge_networks": docker_platform_edge_networks,
+            "docker_platform_networks": docker_platform_networks,
             "docker_network_spec_diffs": docker_network_spec_diffs,
             "docker_networks_missing": docker_networks_missing,
             "docker_pool": docker_pool,

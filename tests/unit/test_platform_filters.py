@@ -45,7 +45,6 @@ SECRETS = {
 CTX = {
     "registry": "172.28.0.1:5000",
     "edge_network": "bizosaas-coreldove-edge",
-    "data_network": "bizosaas-network",
     "private_network": "bizosaas-coreldove",
     "postgres_host": "bizosaas-shared_postgres",
     "redis_host": "bizosaas-shared_redis",
@@ -184,11 +183,13 @@ def test_services_networks_and_secrets_are_least_privilege():
     p = real_platforms()["coreldove"]
     s = platform_services(p, "coreldove", CTX)
     front, saleor, dash, ai = (s[k] for k in ("frontend", "saleor-backend", "saleor-dashboard", "ai-agents-ecommerce"))
-    # routed only -> the platform's own edge overlay (never Dokploy's dokploy-network); data users ->
-    # data network; everyone -> private
+    # routed -> the platform's own edge overlay (never Dokploy's dokploy-network); everyone ->
+    # private, where the data services are too; nobody -> the data services' own network
     assert front["networks"] == ["bizosaas-coreldove", "bizosaas-coreldove-edge"]
-    assert saleor["networks"] == ["bizosaas-coreldove", "bizosaas-coreldove-edge", "bizosaas-network"]
-    assert ai["networks"] == ["bizosaas-coreldove", "bizosaas-network"] and not ai["routed"]
+    assert saleor["networks"] == ["bizosaas-coreldove", "bizosaas-coreldove-edge"]
+    assert ai["networks"] == ["bizosaas-coreldove"] and not ai["routed"]
+    every = [n for x in s.values() for n in x["networks"]]
+    assert "bizosaas-network" not in every and all(n.startswith("bizosaas-coreldove") for n in every)
     assert dash["secrets"] == [] and front["secrets"] == []
     assert {x["source"] for x in saleor["secrets"]} == {"coreldove_postgres_abc", "coreldove_redis_def"}
     assert saleor["env"]["PGPASSWORD_FILE"] == "/run/secrets/postgres_password"

@@ -325,9 +325,10 @@ def platform_services(platform: dict[str, Any], name: str, ctx: dict[str, Any]) 
 
     Networks: every service joins private_network; routed services (with hosts) also join
     edge_network, the platform's own edge overlay that Traefik joins (never the edge network Dokploy
-    uses); services that use postgres/redis/temporal/analytics also join data_network.
+    uses). No service joins the data services' own network: Postgres, Redis and the platform's
+    Temporal join private_network instead, so no network holds two platforms' services.
 
-    ctx keys: registry, edge_network, data_network, private_network, postgres_host, postgres_port,
+    ctx keys: registry, edge_network, private_network, postgres_host, postgres_port,
     redis_host, redis_port, temporal_address, analytics_role, analytics_databases, secret_names
     ({kind: docker secret name}), overrides ({service: {image, env, replicas, cpus, memory,
     healthcheck}}), defaults ({replicas, cpus, memory, healthcheck, reservations...}), pins
@@ -350,8 +351,6 @@ def platform_services(platform: dict[str, Any], name: str, ctx: dict[str, Any]) 
         networks = [ctx["private_network"]]
         if hosts:
             networks.append(ctx["edge_network"])
-        if any(u in uses for u in ("postgres", "redis", "temporal", "analytics")):
-            networks.append(ctx["data_network"])
         env: dict[str, str] = {
             "BIZOSAAS_PLATFORM": name,
             "PLATFORM": name,

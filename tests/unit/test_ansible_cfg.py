@@ -31,7 +31,7 @@ def test_speed_and_clarity_settings_resolve_from_the_file():
     s = resolved()
     assert s.get("ANSIBLE_PIPELINING") == "True"  # every connection plugin, docker included
     assert s.get("DEFAULT_GATHERING") == "smart"
-    assert s.get("CACHE_PLUGIN") == "jsonfile"
+    assert s.get("CACHE_PLUGIN") == "bizosaas.ops.private_jsonfile"  # 0700/0600, no shadow data
     assert s.get("INJECT_FACTS_AS_VARS") == "False"
     assert "ansible.posix.profile_tasks" in s.get("CALLBACKS_ENABLED", "")
     assert s.get("DEFAULT_ROLES_PATH", "").endswith("/roles']")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
+import secrets
 import struct
 
 from ansible.errors import AnsibleFilterError
@@ -17,15 +16,15 @@ short_description: A sha512-crypt (C($6$)) password hash that stays identical on
 description:
   - When C(existing) is a sha512-crypt hash of the same password with the same rounds (read from
     /etc/shadow), it is returned unchanged, so a rerun never rewrites the shadow entry.
-  - Otherwise the salt is derived from the password and a host-specific C(secret) with HMAC-SHA256,
-    so the same password on the same host always hashes to the same string (also in check mode, and
-    when the shadow file cannot be read), and two hosts never share a salt.
+  - Otherwise the hash gets a new random salt (16 characters from the OS's CSPRNG). The salt is kept
+    stable across runs by the first rule, never by deriving it from the password: a salt derived from
+    the password (and a host name) identifies the password, since the same password always gets the
+    same salt and hash (issue 16).
   - C(rounds) (default 5000, then the hash has no C(rounds=) field) should match login.defs
     SHA_CRYPT_MIN_ROUNDS. An existing hash is kept only when it verifies and has those rounds, so
     changing the password or the rounds re-hashes once, and nothing else does.
 options:
   _input: {description: The clear-text password, type: str, required: true}
-  secret: {description: Host-specific salt secret (inventory hostname + a vault value), type: str, required: true}
   existing: {description: The current hash from /etc/shadow, or empty, type: str, default: ""}
   rounds: {description: sha512-crypt rounds for a new hash (1000-999999999), type: int, default: 5000}
 """
@@ -58,17 +57,14 @@ def _passlib_sha512():
     return sha512_crypt
 
 
-def derive_salt(password: str, secret: str) -> str:
-    """16 salt characters from HMAC-SHA256(secret, password), in the crypt alphabet."""
-    digest = hmac.new(secret.encode(), password.encode(), hashlib.sha256).digest()
-    return "".join(_SALT_ALPHABET[b % 64] for b in digest[:16])
+def random_salt() -> str:
+    """16 salt characters from the OS's CSPRNG, in the crypt alphabet (96 bits)."""
+    return "".join(secrets.choice(_SALT_ALPHABET) for _ in range(16))
 
 
-def hardening_sha512_crypt(password: str, secret: str, existing: str = "", rounds: int = 5000) -> str:
+def hardening_sha512_crypt(password: str, existing: str = "", rounds: int = 5000) -> str:
     if not isinstance(password, str) or not password:
         raise AnsibleFilterError("hardening_sha512_crypt: the password must be a non-empty string")
-    if not isinstance(secret, str) or not secret:
-        raise AnsibleFilterError("hardening_sha512_crypt: a non-empty host-specific secret is required")
     try:
         rounds = int(rounds)
     except (TypeError, ValueError) as exc:
@@ -83,7 +79,7 @@ def hardening_sha512_crypt(password: str, secret: str, existing: str = "", round
                 return existing
         except (ValueError, TypeError):
             pass
-    return sha512_crypt.using(salt=derive_salt(password, secret), rounds=rounds).hash(password)
+    return sha512_crypt.using(salt=random_salt(), rounds=rounds).hash(password)
 
 
 def _read_string(blob: bytes, offset: int) -> tuple[bytes, int]:

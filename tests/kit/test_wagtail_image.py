@@ -196,11 +196,12 @@ def test_image_runs_the_pinned_wagtail_on_debian_python() -> None:
     for name in ("wagtail", "django", "gunicorn", "psycopg", "redis"):
         assert got[name] == pypi[name], (name, got)
     assert got["impl"] == "binary"  # psycopg-binary, no libpq from Debian needed
-    # the project is Wagtail's template: its files are there as `wagtail start` wrote them
+    # the project is Wagtail's template, as `wagtail start` wrote it, without dev.py (its SECRET_KEY)
     listing = docker("run", "--rm", kit_ref("wagtail-cms:1.0.0"), "sh", "-c",
-                     "ls /app /app/cms/settings /app/home/migrations").stdout
-    for name in ("manage.py", "search", "base.py", "dev.py", "production.py", "0002_create_homepage.py"):
+                     "ls /app /app/cms/settings /app/home/migrations; grep -rl 'SECRET_KEY =' /app").stdout
+    for name in ("manage.py", "search", "base.py", "production.py", "0002_create_homepage.py"):
         assert name in listing, listing
+    assert "dev.py" not in listing and listing.split()[-1] == "/app/cms/settings/production.py", listing
 
 
 def test_missing_or_malformed_settings_stop_the_app(stack: Stack) -> None:

@@ -162,8 +162,31 @@ def _images() -> dict[str, Image]:
             pins={k: v["dokploy"][k] for k in ("source", "npm")},
             prepare="prepare.py",
         ),
+        *_wagtail_images(v["wagtail-cms"]),
     ]
     return {f"{i.name}:{i.tag}": i for i in imgs}
+
+
+def _wagtail_images(w: dict[str, Any]) -> list[Image]:
+    """The real Wagtail CMS (wagtail-cms/), one image per version of one project: APP_VERSION and the
+    OVERLAYS applied over it. prepare.py downloads the locked wheels on the host. Every version is
+    FROM the Debian base (BASE); the later ones name the first as parent only so that they build after
+    it and reuse its layers (apt, the wheels' install) instead of building them three times at once."""
+    first = next(iter(w["tags"]))
+    base = "bizosaas-kit/debian:trixie"
+    return [
+        Image(
+            "wagtail-cms",
+            "docker",
+            tag,
+            parent=base if tag == first else f"bizosaas-kit/wagtail-cms:{first}",
+            args={"BASE": base, "APP_VERSION": tag, "OVERLAYS": " ".join(overlays)},
+            push_as=[f"{w['kit']}:{tag}"],
+            pins={k: w[k] for k in ("python", "platform", "pypi")},
+            prepare="prepare.py",
+        )
+        for tag, overlays in w["tags"].items()
+    ]
 
 
 def log(msg: str) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import io
 import json
+import re
 import shutil
 import subprocess
 import tarfile
@@ -406,3 +408,248 @@ def test_prepare_refuses_without_host_compilers(monkeypatch: pytest.MonkeyPatch,
     img = kit._images()["dokploy:v0.30.2"]
     with pytest.raises(kit.KitError, match=r"^bizosaas-kit/dokploy:v0.30.2: host tools: g\+\+ not found"):
         dokploy_prepare.prepare(img, tmp_path, _FakeKit(tmp_path))
+
+
+# --------------------------------------------------------------------------- the Wagtail CMS image
+def _load(path: Path, name: str):
+    """A module from a file that is not importable by name (images/wagtail-cms has a hyphen)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+WAGTAIL = HERE / "wagtail-cms"
+wagtail_prepare = _load(WAGTAIL / "prepare.py", "wagtail_prepare")
+wagtail_conf = _load(WAGTAIL / "app" / "bizosaas" / "conf.py", "wagtail_conf")
+WAGTAIL_TAGS = ("1.0.0", "2.0.0", "2.0.1-broken")
+
+
+def test_wagtail_image_entries() -> None:
+    images = kit._images()
+    versions = json.loads((HERE / "versions.json").read_text())["wagtail-cms"]
+    assert tuple(versions["tags"]) == WAGTAIL_TAGS
+    got = [images[f"wagtail-cms:{tag}"] for tag in WAGTAIL_TAGS]
+    assert [i.name for i in images.values()].count("wagtail-cms") == 3
+    for img, tag in zip(got, WAGTAIL_TAGS, strict=True):
+        assert img.ref == f"bizosaas-kit/wagtail-cms:{tag}" and img.push_as == [img.ref]  # a kit name
+        assert img.kind == "docker" and img.prepare == "prepare.py" and not img.standin
+        assert img.args["BASE"] == "bizosaas-kit/debian:trixie" and img.args["APP_VERSION"] == tag
+        assert img.args["OVERLAYS"] == " ".join(versions["tags"][tag])
+        for overlay in versions["tags"][tag]:
+            assert (WAGTAIL / "versions" / overlay).is_dir(), overlay
+        assert img.pins == {k: versions[k] for k in ("python", "platform", "pypi")}
+    # one project, three versions: 2.0.0 adds the field, the broken one adds a failing migration on top
+    assert versions["tags"] == {"1.0.0": [], "2.0.0": ["2.0.0"], "2.0.1-broken": ["2.0.0", "2.0.1-broken"]}
+    assert sorted(p.name for p in (WAGTAIL / "versions").iterdir()) == ["2.0.0", "2.0.1-broken"]
+    # the later versions build after the first (its layers), all FROM the Debian base
+    assert got[0].parent == "bizosaas-kit/debian:trixie"
+    assert got[1].parent == got[2].parent == "bizosaas-kit/wagtail-cms:1.0.0"
+    order = [i.ref for i in kit.with_parents([got[2]], images)]
+    assert order == ["bizosaas-kit/debian:trixie", "bizosaas-kit/wagtail-cms:1.0.0",
+                     "bizosaas-kit/wagtail-cms:2.0.1-broken"]
+    dockerfile = (WAGTAIL / "Dockerfile").read_text()
+    assert 'org.bizosaas.kit.real-app="true"' in dockerfile
+    assert 'org.opencontainers.image.version="${APP_VERSION}"' in dockerfile
+    assert "wagtail start cms" in dockerfile and "--no-index" in dockerfile and "--require-hashes" in dockerfile
+    assert "ENTRYPOINT" not in dockerfile and "migrate" not in dockerfile.split("\nCMD ")[-1]
+    readme = (HERE / "README.md").read_text()
+    assert "the kit's build of a real application" in readme and "not a stand-in" in readme
+
+
+def test_recipe_hash_follows_the_wagtail_pins_and_overlays(recipes: Path) -> None:
+    images = kit._images()
+    before = {k: kit.recipe_hash(i, images) for k, i in images.items()}
+    versions = json.loads((recipes / "versions.json").read_text())
+    versions["wagtail-cms"]["pypi"]["wagtail"] = "8.0.2"
+    (recipes / "versions.json").write_text(json.dumps(versions))
+    after = {k: kit.recipe_hash(i, imgs) for imgs in [kit._images()] for k, i in imgs.items()}
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed == {f"wagtail-cms:{t}" for t in WAGTAIL_TAGS}
+    # an overlay, the lock or the app: every version (one recipe directory)
+    (recipes / "wagtail-cms" / "versions" / "2.0.1-broken" / "note").write_text("changed\n")
+    again = {k: kit.recipe_hash(i, imgs) for imgs in [kit._images()] for k, i in imgs.items()}
+    assert {k for k in after if after[k] != again[k]} == changed
+
+
+def test_wagtail_lock_is_whole_hashed_and_agrees_with_versions_json() -> None:
+    versions = json.loads((HERE / "versions.json").read_text())["wagtail-cms"]
+    reqs = wagtail_prepare.parse_lock((WAGTAIL / "requirements.txt").read_text())
+    by_name = {r.name: r for r in reqs}
+    wagtail_prepare.check_pins(reqs, versions["pypi"])
+    assert by_name["wagtail"].version.startswith("8.")
+    assert {"django", "gunicorn", "psycopg", "psycopg-binary", "whitenoise", "dj-database-url", "redis",
+            "pillow", "django-treebeard"} <= set(by_name)  # pins and what Wagtail pulls in
+    assert all(len(r.hashes) == 1 and len(r.hashes[0]) == 64 for r in reqs)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("wagtail>=8 --hash=sha256:" + "a" * 64, "is not `name==version --hash=sha256:<hex>`"),
+        ("wagtail==8.0.1", "is not `name==version --hash=sha256:<hex>`"),
+        ("wagtail==8.0.1 --hash=md5:" + "a" * 32, "is not a sha256 hash"),
+        ("Wagtail==8.0.1 --hash=sha256:" + "a" * 64 + "\nwagtail==8.0.1 --hash=sha256:" + "b" * 64,
+         "line 2: wagtail is pinned twice"),
+    ],
+)
+def test_parse_lock_refuses(text: str, message: str) -> None:
+    with pytest.raises(wagtail_prepare.LockError, match=re.escape(message)):
+        wagtail_prepare.parse_lock(text)
+
+
+def test_parse_lock_and_check_pins() -> None:
+    text = "# header\n\nDjango_Redis==7.0.0 --hash=sha256:" + "a" * 64 + " --hash=sha256:" + "b" * 64 + "\n"
+    (req,) = wagtail_prepare.parse_lock(text)
+    assert req == ("django-redis", "7.0.0", ("a" * 64, "b" * 64)) and req.spec == "django-redis==7.0.0"
+    wagtail_prepare.check_pins([req], {"django_redis": "7.0.0"})
+    with pytest.raises(wagtail_prepare.LockError, match=r"django-redis is 7.0.1 in versions.json but 7.0.0 in"):
+        wagtail_prepare.check_pins([req], {"django-redis": "7.0.1"})
+    with pytest.raises(wagtail_prepare.LockError, match=r"wagtail is pinned to 8.0.1 in versions.json but is not in"):
+        wagtail_prepare.check_pins([req], {"wagtail": "8.0.1"})
+
+
+def test_wheel_name_version() -> None:
+    assert wagtail_prepare.wheel_name_version("Django-6.1.3-py3-none-any.whl") == ("django", "6.1.3")
+    binary = "psycopg_binary-3.3.9-cp313-cp313-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
+    assert wagtail_prepare.wheel_name_version(binary) == ("psycopg-binary", "3.3.9")
+    with pytest.raises(wagtail_prepare.LockError, match="not a wheel file name"):
+        wagtail_prepare.wheel_name_version("wagtail-8.0.1.tar.gz")
+
+
+def _wheel(directory: Path, filename: str, content: bytes) -> tuple[Path, str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / filename).write_bytes(content)
+    return directory / filename, hashlib.sha256(content).hexdigest()
+
+
+def test_find_wheel_needs_name_version_and_hash(tmp_path: Path) -> None:
+    _, other = _wheel(tmp_path, "pkg-1.0-cp313-cp313-manylinux_2_28_x86_64.whl", b"another build")
+    path, digest = _wheel(tmp_path, "pkg-1.0-cp313-cp313-manylinux2014_x86_64.whl", b"the locked build")
+    _wheel(tmp_path, "pkg-1.1-py3-none-any.whl", b"the locked build")  # same bytes, other version
+    Req = wagtail_prepare.Req
+    assert wagtail_prepare.find_wheel(Req("pkg", "1.0", (digest,)), tmp_path) == path
+    assert wagtail_prepare.find_wheel(Req("pkg", "1.0", ("0" * 64,)), tmp_path) is None
+    assert wagtail_prepare.find_wheel(Req("pkg", "1.2", (digest,)), tmp_path) is None
+    assert wagtail_prepare.find_wheel(Req("pkg", "1.0", (digest,)), tmp_path / "absent") is None
+    assert other != digest
+
+
+def test_fetch_wheels_downloads_only_the_missing_ones(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    _, cached = _wheel(cache / "wheels", "a-1.0-py3-none-any.whl", b"a")
+    b_digest = hashlib.sha256(b"b").hexdigest()
+    reqs = [wagtail_prepare.Req("a", "1.0", (cached,)), wagtail_prepare.Req("b", "2.0", (b_digest,))]
+    calls: list[list[str]] = []
+
+    def fake_pip(cmd, **kw):
+        calls.append(cmd)
+        requirements = Path(cmd[cmd.index("-r") + 1]).read_text()
+        assert requirements == f"b==2.0 --hash=sha256:{b_digest}\n"  # only what is missing, with its hash
+        (Path(cmd[cmd.index("--dest") + 1]) / "b-2.0-py3-none-any.whl").write_bytes(b"b")
+        return subprocess.CompletedProcess(cmd, 0, stdout="", stderr="")
+
+    logs: list[str] = []
+    got = wagtail_prepare.fetch_wheels(reqs, cache, "3.13", "manylinux2014_x86_64", logs.append, run=fake_pip)
+    assert [p.name for p in got] == ["a-1.0-py3-none-any.whl", "b-2.0-py3-none-any.whl"]
+    (cmd,) = calls
+    for flag in ("--no-deps", "--require-hashes", "--only-binary=:all:"):
+        assert flag in cmd
+    assert cmd[cmd.index("--python-version") + 1] == "3.13" and cmd[cmd.index("--abi") + 1] == "cp313"
+    assert cmd[cmd.index("--platform") + 1] == "manylinux2014_x86_64"
+    assert logs == ["pip download 1 wheel(s) for CPython 3.13 manylinux2014_x86_64: b==2.0"]
+    # warm: nothing to download
+    assert wagtail_prepare.fetch_wheels(reqs, cache, "3.13", "manylinux2014_x86_64", logs.append, run=None) == got
+
+
+def test_fetch_wheels_failures_name_the_distribution(tmp_path: Path) -> None:
+    reqs = [wagtail_prepare.Req("b", "2.0", (hashlib.sha256(b"b").hexdigest(),))]
+
+    def failing_pip(cmd, **kw):
+        return subprocess.CompletedProcess(cmd, 1, stdout="", stderr="ERROR: THESE PACKAGES DO NOT MATCH THE HASHES")
+
+    with pytest.raises(wagtail_prepare.LockError, match=r"pip download failed \(exit 1\)\nERROR: THESE PACKAGES"):
+        wagtail_prepare.fetch_wheels(reqs, tmp_path, "3.13", "manylinux2014_x86_64", lambda m: None, run=failing_pip)
+
+    def other_bytes(cmd, **kw):  # pip said yes, but the file is not the locked one
+        (Path(cmd[cmd.index("--dest") + 1]) / "b-2.0-py3-none-any.whl").write_bytes(b"tampered")
+        return subprocess.CompletedProcess(cmd, 0, stdout="", stderr="")
+
+    with pytest.raises(wagtail_prepare.LockError, match=r"b==2.0: no wheel with the locked sha256"):
+        wagtail_prepare.fetch_wheels(reqs, tmp_path, "3.13", "manylinux2014_x86_64", lambda m: None, run=other_bytes)
+
+
+def test_wagtail_prepare_fills_the_context_and_names_the_image_on_failure(tmp_path: Path) -> None:
+    fake = _FakeKit(tmp_path / "cache")
+    _, digest = _wheel(fake.CACHE / "wheels", "wagtail-8.0.1-py3-none-any.whl", b"wagtail wheel")
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "requirements.txt").write_text(f"wagtail==8.0.1 --hash=sha256:{digest}\n")
+    img = kit.Image("wagtail-cms", "docker", "1.0.0",
+                    pins={"python": "3.13", "platform": "manylinux2014_x86_64", "pypi": {"wagtail": "8.0.1"}})
+    wagtail_prepare.prepare(img, ctx, fake)
+    assert (ctx / "wheels" / "wagtail-8.0.1-py3-none-any.whl").read_bytes() == b"wagtail wheel"
+    assert fake.logs[-1].startswith("bizosaas-kit/wagtail-cms:1.0.0: 1 wheels (sha256 verified) from ")
+    img.pins["pypi"]["wagtail"] = "8.0.2"
+    with pytest.raises(kit.KitError, match=r"^bizosaas-kit/wagtail-cms:1.0.0: wheels: wagtail is 8.0.2 in versions"):
+        wagtail_prepare.prepare(img, ctx, fake)
+
+
+def test_wagtail_lock_text_round_trips(tmp_path: Path) -> None:
+    b, _ = _wheel(tmp_path, "Zope_Thing-1.0-py3-none-any.whl", b"z")
+    a, _ = _wheel(tmp_path, "django-6.1.3-py3-none-any.whl", b"d")
+    text = wagtail_prepare.lock_text([b, a])
+    assert text.startswith("# The whole lock")
+    assert [r.spec for r in wagtail_prepare.parse_lock(text)] == ["django==6.1.3", "zope-thing==1.0"]
+
+
+# the app's settings helpers (images/wagtail-cms/app/bizosaas/conf.py)
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", True), ("true", True), ("Yes", True), ("ON", True), ("0", False), ("false", False), ("no", False),
+     ("off", False), ("", False), (None, "default")],
+)
+def test_env_bool(value: str | None, expected: bool | str) -> None:
+    environ = {} if value is None else {"DEBUG": value}
+    assert wagtail_conf.env_bool("DEBUG", False, environ) is (False if expected == "default" else expected)
+    assert wagtail_conf.env_bool("DEBUG", True, environ) is (True if expected == "default" else expected)
+
+
+def test_env_bool_refuses_a_typo() -> None:
+    with pytest.raises(wagtail_conf.SettingError, match=r"DEBUG='Flase': expected 1/true/yes/on or 0/false/no/off"):
+        wagtail_conf.env_bool("DEBUG", False, {"DEBUG": "Flase"})
+
+
+def test_env_list_int_and_require() -> None:
+    assert wagtail_conf.env_list("ALLOWED_HOSTS", {"ALLOWED_HOSTS": " a.test, ,b.test,"}) == ["a.test", "b.test"]
+    assert wagtail_conf.env_list("ALLOWED_HOSTS", {}) == []
+    assert wagtail_conf.env_int("CONN_MAX_AGE", 60, {}) == 60
+    assert wagtail_conf.env_int("CONN_MAX_AGE", 60, {"CONN_MAX_AGE": "0"}) == 0
+    with pytest.raises(wagtail_conf.SettingError, match=r"CONN_MAX_AGE='a': expected an integer"):
+        wagtail_conf.env_int("CONN_MAX_AGE", 60, {"CONN_MAX_AGE": "a"})
+    with pytest.raises(wagtail_conf.SettingError, match=r"CONN_MAX_AGE=-1: must be at least 0"):
+        wagtail_conf.env_int("CONN_MAX_AGE", 60, {"CONN_MAX_AGE": "-1"})
+    assert wagtail_conf.require("SECRET_KEY", {"SECRET_KEY": " k "}) == "k"
+    for environ in ({}, {"SECRET_KEY": "  "}):
+        with pytest.raises(wagtail_conf.SettingError, match=r"^SECRET_KEY is not set"):
+            wagtail_conf.require("SECRET_KEY", environ)
+
+
+def test_origins_and_admin_base_url() -> None:
+    env = {"CSRF_TRUSTED_ORIGINS": "https://cms.a.test, http://localhost:8000"}
+    assert wagtail_conf.origins("CSRF_TRUSTED_ORIGINS", env) == ["https://cms.a.test", "http://localhost:8000"]
+    with pytest.raises(wagtail_conf.SettingError, match=r"'cms.a.test' is not an origin"):
+        wagtail_conf.origins("CSRF_TRUSTED_ORIGINS", {"CSRF_TRUSTED_ORIGINS": "cms.a.test"})
+    assert wagtail_conf.admin_base_url({"WAGTAILADMIN_BASE_URL": "https://x.test/", **env}) == "https://x.test"
+    assert wagtail_conf.admin_base_url(env) == "https://cms.a.test"
+    assert wagtail_conf.admin_base_url({"ALLOWED_HOSTS": "*,.a.test,cms.a.test"}) == "http://cms.a.test"
+    assert wagtail_conf.admin_base_url({}) == "http://localhost"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [("bizoholic:", "bizoholic:1:k"), ("bizoholic", "bizoholic:1:k"), ("", "1:k"), ("a:b:", "a:b:1:k")],
+)
+def test_cache_key_starts_with_the_redis_prefix(prefix: str, expected: str) -> None:
+    assert wagtail_conf.cache_key("k", prefix, 1) == expected

@@ -319,6 +319,8 @@ def run_prepare(img: Image, ctx: Path) -> None:
     if spec is None or spec.loader is None:
         raise KitError(f"{img.ref}: prepare: cannot load {path}")
     module = importlib.util.module_from_spec(spec)
+    # registered before it runs: dataclasses (and anything else that looks its module up) need it
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     module.prepare(img, ctx, sys.modules[__name__])
 

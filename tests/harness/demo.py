@@ -167,7 +167,8 @@ def trust_hint(ca: Path | None, ip: str) -> None:
     print(f"Dokploy (the real v0.30.2, built from source): https://{panel}/ (map it to {ip} in /etc/hosts)")
     print("  first the edge's basic auth: user admin, vault_traefik_dokploy_panel_password;")
     print(f"  then Dokploy's own login: {email}, vault_dokploy_owner_password. Both are in the vault:")
-    print(f"  .venv/bin/ansible-vault view {rel_vault} --vault-password-file {rel_pass} | grep -E 'dokploy_(owner|panel)'")
+    print(f"  .venv/bin/ansible-vault view {rel_vault} --vault-password-file {rel_pass}"
+          " | grep -E 'dokploy_(owner|panel)'")
     print("  Port 3000 answers the VPS itself only (no container, no neighbour): `docker exec` into it for curl.")
     print("  the platforms are its projects bizoholic-platform, coreldove-platform, bizosaas-management (plus")
     print("  bizosaas-shared-infrastructure); each platform's stack is its project's compose.")

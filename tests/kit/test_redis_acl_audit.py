@@ -160,3 +160,25 @@ def test_the_server_runs_without_privileges(server: tuple[str, redis.Redis], con
     assert docker("exec", name, "touch", "/data/x").returncode == 0  # control: the volume is writable
     digest = hashlib.sha256(b"app1-pw").hexdigest()
     assert digest in docker("exec", name, "cat", "/acl/users.acl").stdout
+
+
+def test_one_platform_evicts_another(server: tuple[str, redis.Redis]) -> None:
+    """The shared maxmemory: app1 filling Redis evicts app2's keys (allkeys-lru), ACL or not."""
+    ip, admin = server
+    admin.config_set("maxmemory", 8 * 1024 * 1024)
+    admin.config_set("maxmemory-policy", "allkeys-lru")
+    app1 = redis.Redis(host=ip, username="app1", password="app1-pw", socket_timeout=10)
+    app2 = redis.Redis(host=ip, username="app2", password="app2-pw", socket_timeout=10)
+    pipe = app2.pipeline(transaction=False)
+    for i in range(200):
+        pipe.set(f"app2:session:{i}", "s" * 100)
+    pipe.execute()
+    assert sum(app2.exists(f"app2:session:{i}") for i in range(200)) == 200  # control: all there
+    pipe = app1.pipeline(transaction=False)
+    for i in range(400):  # 16 MB of app1 cache, twice maxmemory
+        pipe.set(f"app1:cache:{i}", "c" * 40_000)
+    pipe.execute()
+    left = sum(app2.exists(f"app2:session:{i}") for i in range(200))
+    evicted = int(admin.info("stats")["evicted_keys"])
+    print(f"app2 sessions left: {left}/200, evicted keys: {evicted}")
+    assert evicted > 0 and left < 200

@@ -176,3 +176,86 @@ def test_unknown_superusers_are_named():
             {"rolname": "bizoholic", "login_superuser": False}]
     assert data.postgres_unknown_superusers(rows, ["dba"]) == ["intruder"]
     assert data.postgres_unknown_superusers(rows, []) == ["dba", "intruder"]
+
+
+# --- Redis: keyless commands denied, opt-in, self-check ------------------------------------------
+def test_redis_acl_denies_the_enumerating_commands_after_the_categories():
+    acl = data.redis_acl([{"name": "b", "prefix": "b:", "password": "p"}], "a", ["+@all"])
+    rules = acl.splitlines()[1].split()
+    assert rules.index("+@all") < rules.index("-scan")
+    for cmd in ("scan", "keys", "randomkey", "dbsize", "pubsub|channels", "pubsub|numpat", "pubsub|shardchannels",
+                "pubsub|numsub", "client|tracking", "function"):
+        assert f"-{cmd}" in rules, cmd
+    assert not [r for r in rules if r.startswith("+") and not r.startswith("+@")]
+    # the admin keeps every command
+    assert acl.splitlines()[0].endswith("~* &* +@all")
+
+
+def test_redis_acl_opt_in_comes_last_and_only_for_that_user():
+    users = [{"name": "a", "prefix": "a:", "password": "p", "unsafe_commands": ["scan"]},
+             {"name": "b", "prefix": "b:", "password": "q"}]
+    a, b = data.redis_acl(users, "adm").splitlines()[1:]
+    assert a.split()[-1] == "+scan" and "-scan" in a.split()
+    assert "+scan" not in b.split()
+    with pytest.raises(AnsibleFilterError, match="not denied commands"):
+        data.redis_acl([{"name": "a", "prefix": "a:", "password": "p", "unsafe_commands": ["flushall"]}], "adm")
+
+
+def test_redis_unsafe_commands_are_validated_and_warned():
+    users = [{"name": "a", "prefix": "a:", "password": "p", "unsafe_commands": ["scan", "flushall"]},
+             {"name": "b", "prefix": "b:", "password": "q", "unsafe_commands": "scan"}]
+    errs = data.redis_input_errors(users, "d")
+    assert any("redis_users[0].unsafe_commands" in e and "flushall" in e and "scan, keys" in e for e in errs)
+    assert any("redis_users[1].unsafe_commands" in e for e in errs)
+    ok = [{"name": "a", "prefix": "a:", "password": "p", "unsafe_commands": ["scan", "pubsub|numsub"]},
+          {"name": "b", "prefix": "b:", "password": "q"}]
+    assert data.redis_input_errors(ok, "d") == []
+    warnings = data.redis_unsafe_warnings(ok)
+    assert len(warnings) == 1 and "'a' may run SCAN, PUBSUB|NUMSUB" in warnings[0] and "b:*" in warnings[0]
+
+
+def test_platform_redis_users_carry_the_opt_in():
+    p = {"a": {"redis_prefix": "a:", "redis_unsafe_commands": ["scan"]}, "b": {"redis_prefix": "b:"}}
+    assert [u["unsafe_commands"] for u in data.platform_redis_users(p)] == [["scan"], []]
+
+
+def test_redis_selfcheck_line():
+    assert data.redis_selfcheck_line({"name": "a", "prefix": "a:"}) == (
+        "SELFCHECK a ping=ok own=ok outside=NOPERM scan=NOPERM randomkey=NOPERM dbsize=NOPERM channels=NOPERM")
+    assert "scan=ok randomkey=NOPERM" in data.redis_selfcheck_line({"name": "a", "unsafe_commands": ["scan"]})
+
+
+# --- networks and the published schema ------------------------------------------------------------
+@pytest.mark.parametrize("value", [[], None, "bizosaas-network", {}])
+def test_data_networks_must_be_a_non_empty_list(value):
+    errs = data.data_network_errors(value, "postgres_networks")
+    assert len(errs) == 1 and errs[0].startswith("postgres_networks is") and "bizosaas_platform_networks" in errs[0]
+
+
+def test_data_network_names_and_duplicates():
+    errs = data.data_network_errors(["bizosaas-network", "bad name", "", "bizosaas-network"], "redis_networks")
+    assert "redis_networks[1]: 'bad name' is not a Docker network name" in errs[0]
+    assert "redis_networks[2]" in errs[1]
+    assert errs[2] == "redis_networks: bizosaas-network listed more than once"
+    assert data.data_network_errors(["bizosaas-network", "bizosaas-coreldove"], "redis_networks") == []
+
+
+def test_data_networks_on_the_engine():
+    engine = [{"Name": "bizosaas-network", "Driver": "overlay", "Scope": "swarm"},
+              {"Name": "bridge", "Driver": "bridge", "Scope": "local"}]
+    errs = data.data_network_engine_errors(["bizosaas-network", "bizosaas-coreldove", "bridge"], engine,
+                                           "postgres_networks")
+    assert len(errs) == 2
+    assert "'bizosaas-coreldove' does not exist" in errs[0] and "playbooks/docker_swarm.yml" in errs[0]
+    assert "'bridge' is a local-scoped bridge network" in errs[1]
+    assert data.data_network_engine_errors(["bizosaas-network"], engine, "postgres_networks") == []
+
+
+@pytest.mark.parametrize("schema", ["public", "information_schema", "pg_catalog", "pg_x", "Analytics", "", None, "a-b"])
+def test_published_schema_is_never_public_or_a_system_schema(schema):
+    errs = data.postgres_schema_errors(schema)
+    assert len(errs) == 1 and errs[0].startswith("postgres_readonly_schema:") and "public holds" in errs[0]
+
+
+def test_published_schema_ok():
+    assert data.postgres_schema_errors("analytics") == [] and data.postgres_schema_errors("bi_export") == []

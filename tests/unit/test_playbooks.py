@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = sorted((ROOT / "playbooks").glob("*.yml"))
 SERVICE_ROLES = {"postgres", "redis", "temporal", "dokploy", "platform_stack"}
 # Entry points that read or check, and deploy nothing.
-READ_ONLY_ENTRY_POINTS = {"history", "validate", "gate"}
+READ_ONLY_ENTRY_POINTS = {"history", "validate", "gate", "usage"}
 
 
 def load(path: Path) -> list[dict]:

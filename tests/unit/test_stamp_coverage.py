@@ -39,6 +39,10 @@ EXEMPT = {
     ("traefik", "{{ __traefik_ca_dir }}"): "the CA folder is globbed",
     ("traefik", "{{ __traefik_secrets_dir }}"): "the credentials folder is globbed",
     ("traefik", "{{ __traefik_acme_ca_file }}"): "in the certificate folder, which is globbed",
+    ("traefik", "{{ __traefik_acme_volume_info.volume.Mountpoint }}"):
+        "the ACME volume's own folder, whose path Docker decides; the volume is probed (volumes)",
+    ("traefik", "{{ __traefik_acme_volume_info.volume.Mountpoint }}/{{ __traefik_layout.acme_storage | basename }}"):
+        "acme.json in the ACME volume: Traefik writes it; the volume is probed (volumes)",
 }
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import jinja2
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.bizosaas.ops.plugins.filter.traefik import (
@@ -12,11 +16,16 @@ from ansible_collections.bizosaas.ops.plugins.filter.traefik import (
     traefik_hosts_rule,
     traefik_labels,
     traefik_platform_routes,
+    traefik_tls_errors,
     traefik_tls_for,
     traefik_unique_hosts,
     valid_domain,
 )
 from passlib.hash import apr_md5_crypt
+
+from tests.unit.test_inputs_bounds import _yaml
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
@@ -221,3 +230,107 @@ def test_htpasswd_ignores_garbage_existing_lines():
 def test_htpasswd_rejects_bad_users(users):
     with pytest.raises(AnsibleFilterError):
         htpasswd_entries(users)
+
+
+# --------------------------------------------------------------------------- TLS and HSTS settings
+GOOD_TLS = {
+    "traefik_tls_min_version": "VersionTLS12",
+    "traefik_tls_cipher_suites": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                                  "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"],
+    "traefik_hsts_seconds": 31536000,
+    "traefik_hsts_include_subdomains": False,
+    "traefik_hsts_preload": False,
+}
+
+
+def test_tls_errors_accepts_the_role_defaults():
+    defaults = _yaml(ROOT / "roles/traefik/defaults/main.yml")
+    settings = {k: defaults[k] for k in GOOD_TLS}
+    assert traefik_tls_errors(settings) == []
+    assert traefik_tls_errors(GOOD_TLS) == []
+    assert traefik_tls_errors({}) == []  # nothing given, nothing checked
+    tls13_only = {**GOOD_TLS, "traefik_tls_min_version": "VersionTLS13", "traefik_tls_cipher_suites": []}
+    assert traefik_tls_errors(tls13_only) == []
+
+
+@pytest.mark.parametrize("suite", [
+    "TLS_RSA_WITH_AES_128_GCM_SHA256",          # no forward secrecy
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",       # CBC
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+    "TLS_AES_128_GCM_SHA256",                   # a TLS 1.3 suite: not configurable in Go
+    "tls_ecdhe_rsa_with_aes_128_gcm_sha256",    # Go's names are upper case
+])
+def test_tls_errors_refuses_suites_without_ecdhe_and_aead(suite):
+    suites = [suite, *GOOD_TLS["traefik_tls_cipher_suites"]]
+    errors = traefik_tls_errors({**GOOD_TLS, "traefik_tls_cipher_suites": suites})
+    assert len(errors) == 1
+    assert errors[0].startswith(f"traefik_tls_cipher_suites: {suite} not allowed")
+    assert "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" in errors[0]  # the fix lists what is allowed
+
+
+def test_tls_errors_refuses_an_empty_suite_list_for_tls12_and_a_non_list():
+    empty = traefik_tls_errors({**GOOD_TLS, "traefik_tls_cipher_suites": []})
+    assert empty[0].startswith("traefik_tls_cipher_suites is empty")
+    one = traefik_tls_errors({**GOOD_TLS, "traefik_tls_cipher_suites": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"})
+    assert "must be a list" in one[0]
+
+
+@pytest.mark.parametrize("version", ["VersionTLS10", "VersionTLS11", "1.2", ""])
+def test_tls_errors_refuses_versions_below_12(version):
+    errors = traefik_tls_errors({**GOOD_TLS, "traefik_tls_min_version": version})
+    assert errors[0].startswith("traefik_tls_min_version is")
+
+
+def test_tls_errors_hsts_preload_needs_subdomains_and_a_year():
+    preload = {**GOOD_TLS, "traefik_hsts_preload": True}
+    errors = traefik_tls_errors(preload)
+    assert len(errors) == 1 and "traefik_hsts_include_subdomains is false" in errors[0]
+    ok = {**preload, "traefik_hsts_include_subdomains": "true"}  # strings from -e count as booleans
+    assert traefik_tls_errors(ok) == []
+    short = traefik_tls_errors({**ok, "traefik_hsts_seconds": "86400"})
+    assert len(short) == 1 and "traefik_hsts_seconds is 86400" in short[0] and "31536000" in short[0]
+    zero = traefik_tls_errors({**GOOD_TLS, "traefik_hsts_include_subdomains": True, "traefik_hsts_seconds": 0})
+    assert len(zero) == 1 and zero[0].startswith("traefik_hsts_seconds is 0")
+    # includeSubDomains alone is fine with any positive max-age; a non-number is bounds_errors' business.
+    assert traefik_tls_errors({**GOOD_TLS, "traefik_hsts_include_subdomains": True, "traefik_hsts_seconds": 300}) == []
+    assert traefik_tls_errors({**ok, "traefik_hsts_seconds": "a year"}) == []
+
+
+def test_tls_errors_needs_a_dict():
+    with pytest.raises(AnsibleFilterError):
+        traefik_tls_errors(["VersionTLS12"])
+
+
+# --------------------------------------------------------------------------- the socket proxy's allow-list
+def _proxy_regex() -> re.Pattern[str]:
+    """__traefik_socket_proxy_regex as the role renders it (HAProxy's PCRE2 reads it the same way)."""
+    v = _yaml(ROOT / "roles/traefik/vars/main.yml")
+    text = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(v["__traefik_socket_proxy_regex"]).render(
+        __traefik_socket_proxy_paths=v["__traefik_socket_proxy_paths"])
+    return re.compile(text.strip())
+
+
+ID = "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize("path", [
+    "/_ping", "/v1.41/_ping", "/version", "/v1.24/version", "/v1.51/events", "/v1.41/containers/json",
+    f"/v1.41/containers/{ID}/json", "/containers/dokploy-traefik/json", "/v1.41/services", "/v1.41/tasks",
+    "/v1.41/networks", "/v1.41/nodes/x1y2z3w4v5u6t7s8r9q0p1o2n",
+])
+def test_socket_proxy_allows_the_provider_calls(path):
+    assert _proxy_regex().match(path), path
+
+
+@pytest.mark.parametrize("path", [
+    "/containers/create", "/v1.41/containers/create", f"/containers/{ID}/exec", f"/v1.41/exec/{ID}/start",
+    f"/containers/{ID}/export", f"/containers/{ID}/archive", f"/containers/{ID}/logs", f"/containers/{ID}/attach",
+    f"/containers/{ID}/top", f"/containers/{ID}/changes", "/containers/../info", "/containers/%2e%2e/json",
+    "/containers/.x/json", "/v1.41/containers//json", "/secrets", "/v1.41/secrets/abc", "/configs", "/configs/abc",
+    "/swarm", "/swarm/unlockkey", "/images/json", "/images/x/get", "/info", "/volumes", "/system/df", "/plugins",
+    "/nodes", "/services/x", "/services/x/logs", "/networks/x", "/tasks/x", "/session", "/distribution/x/json",
+    "/build", "/v1/version", "/v1.41/version/", "//version", "/auth",
+])
+def test_socket_proxy_refuses_everything_else(path):
+    assert not _proxy_regex().match(path), path

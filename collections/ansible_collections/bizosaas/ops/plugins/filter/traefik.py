@@ -12,6 +12,7 @@ Filters (all pure, raising AnsibleFilterError naming the offending value):
 - ``traefik_unique_hosts(routes)``: refuse two routes claiming the same host, naming both.
 - ``htpasswd_entries(users, existing)``: ``user:hash`` lines that keep their hash across runs
   while the password is unchanged.
+- ``traefik_tls_errors(settings)``: what is wrong with the TLS and HSTS settings, one message each.
 """
 
 from __future__ import annotations
@@ -346,6 +347,76 @@ def htpasswd_entries(users: Any, existing: Iterable[str] | None = None, scheme: 
     return out
 
 
+# TLS 1.2 suites with forward secrecy (ECDHE) and an AEAD cipher (AES-GCM, ChaCha20-Poly1305), in
+# Go's crypto/tls names (Traefik's cipherSuites). TLS 1.3's suites are all AEAD and Go does not let
+# them be configured.
+TLS12_SUITES = (
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+)
+TLS_VERSIONS = ("VersionTLS12", "VersionTLS13")
+# hstspreload.org's requirements for a preload header.
+HSTS_PRELOAD_MIN_SECONDS = 31536000
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def traefik_tls_errors(settings: Mapping[str, Any]) -> list[str]:
+    """One message per problem in the TLS options and HSTS settings, each naming the variable and
+    the fix; an empty list when they are consistent. `settings` holds traefik_tls_min_version,
+    traefik_tls_cipher_suites, traefik_hsts_seconds, traefik_hsts_include_subdomains and
+    traefik_hsts_preload (missing keys are not checked)."""
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError("traefik_tls_errors expects a dict of the traefik_tls_*/traefik_hsts_* settings")
+    errors: list[str] = []
+    version = settings.get("traefik_tls_min_version", "VersionTLS12")
+    if version not in TLS_VERSIONS:
+        errors.append(f"traefik_tls_min_version is {version!r}: use VersionTLS12 or VersionTLS13 "
+                      "(TLS 1.0 and 1.1 are broken and refused by current browsers).")
+    suites = settings.get("traefik_tls_cipher_suites", list(TLS12_SUITES))
+    if not isinstance(suites, list) or not all(isinstance(x, str) for x in suites):
+        errors.append("traefik_tls_cipher_suites must be a list of cipher suite names, for example "
+                      f"[{TLS12_SUITES[0]}].")
+    else:
+        bad = [x for x in suites if x not in TLS12_SUITES]
+        if bad:
+            errors.append(
+                f"traefik_tls_cipher_suites: {', '.join(bad)} not allowed: only ECDHE key exchange with AES-GCM "
+                "or ChaCha20-Poly1305 (forward secrecy and AEAD), in Go's names. "
+                f"Use some of: {', '.join(TLS12_SUITES)}."
+            )
+        if not suites and version == "VersionTLS12":
+            errors.append("traefik_tls_cipher_suites is empty: Go would then offer its defaults, CBC suites included. "
+                          "List at least one, or remove the variable to use the role's six.")
+    seconds = settings.get("traefik_hsts_seconds")
+    subdomains = _bool(settings.get("traefik_hsts_include_subdomains", False))
+    preload = _bool(settings.get("traefik_hsts_preload", False))
+    if preload and not subdomains:
+        errors.append("traefik_hsts_preload is true but traefik_hsts_include_subdomains is false: the preload "
+                      "lists accept only headers with includeSubDomains. Set both to true (after checking that "
+                      "every subdomain serves HTTPS), or leave preload off.")
+    try:
+        secs = int(seconds) if seconds is not None else None
+    except (TypeError, ValueError):
+        secs = None  # bounds_errors reports a value that is not a number
+    if preload and secs is not None and secs < HSTS_PRELOAD_MIN_SECONDS:
+        errors.append(f"traefik_hsts_preload is true but traefik_hsts_seconds is {secs}: the preload lists "
+                      f"require a max-age of at least {HSTS_PRELOAD_MIN_SECONDS} (a year). Raise "
+                      "traefik_hsts_seconds, or leave preload off.")
+    if (preload or subdomains) and secs == 0:
+        errors.append("traefik_hsts_seconds is 0 (browsers forget HSTS) while traefik_hsts_include_subdomains or "
+                      "traefik_hsts_preload is on: set a max-age, or turn them off.")
+    return errors
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -357,4 +428,5 @@ class FilterModule:
             "traefik_platform_routes": traefik_platform_routes,
             "traefik_unique_hosts": traefik_unique_hosts,
             "htpasswd_entries": htpasswd_entries,
+            "traefik_tls_errors": traefik_tls_errors,
         }

@@ -127,7 +127,7 @@ def required_secrets(platform: dict[str, Any]) -> list[str]:
     """The secret kinds a platform needs: one per kind of data use by any of its services, then each
     app secret (bizosaas_platforms.<p>.app_secrets) that a service's env_from_secrets names."""
     kinds: list[str] = []
-    services = (platform.get("services") or {}).values()
+    services = list((platform.get("services") or {}).values())  # iterated twice (a lazy view would not be)
     for svc in services:
         for use in (svc or {}).get("uses") or []:
             kind = SECRET_OF_USE.get(use)

@@ -18,9 +18,15 @@
  6. `playbooks/rollback.yml -e platform=coreldove`: back to the previous image set, 0 failed
  7. idle RAM of Dokploy (its server and its Postgres), the edge, the shared data services and
     each platform
+ 8. the app contract with a real application: bizoholic's Wagtail CMS (the kit's build of the real
+    Wagtail) from 1.0.0 to 2.0.0, whose migration adds a column, with `--tags bizoholic`, while a
+    page Wagtail reads from its database is requested at --rate requests/s through Traefik: failed
+    requests (target 0), the time from the play's start to the first answer from 2.0.0, and the
+    migration job's own time. `--only app` measures only this (after (1), or on --reuse).
 
-The platforms run the image kit's probe app, a STAND-IN for the real application images.
-Results are printed as a table and written to bench/results/platforms-<time>.json.
+The platforms run the image kit's probe app, a STAND-IN for the real application images, except
+bizoholic's wagtail-cms (the real Wagtail). Results are printed as a table and written to
+bench/results/platforms-<time>.json.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.harness import demo, vps  # noqa: E402
+from tests.harness.load import Load as PageLoad  # noqa: E402
 
 PLATFORM = "coreldove"
 OTHERS = ["bizoholic", "management"]
@@ -249,10 +256,129 @@ def probe_vars(version: str, fail: bool = False) -> str:
         "reserve_memory": "16M",
         "cpus": "0.25",
         "healthcheck": ["CMD", "python3", "/app/probe.py", "--check"],
+        # a stand-in runs its own command and no migration (the services' own are for the real images)
+        "command": [],
+        "migrate": [],
         "env": {"APP_VERSION": version, "CHECK_TIMEOUT": "2", **({"FAIL_HEALTH": "1"} if fail else {})},
     }
     return json.dumps({"bizosaas_probe_service": svc})
 
+
+# --------------------------------------------------------------------------- 8: a real app
+WAGTAIL_SLUG = "bench"
+
+
+def wagtail_redeploy(name: str, inv: Path, ip: str, ca: Path, rate: float) -> dict:
+    """(8) Wagtail 1.0.0 -> 2.0.0 (a migration) with --tags bizoholic under load on a real page."""
+    host = next(h for p, s, h in demo.domains() if p == "bizoholic" and s == "wagtail-cms")
+    cid = vexec(name, "docker", "ps", "-q", "--filter",
+                "label=com.docker.swarm.service.name=bizoholic_wagtail-cms").split()[0]
+    vexec(name, "docker", "exec", cid, "/bin/sh", "/run/bizosaas-env-shim", "python", "manage.py", "bizosaas_seed",
+          "--title", "A page the benchmark reads", "--slug", WAGTAIL_SLUG)
+    load = PageLoad(host, ip, str(ca), f"/{WAGTAIL_SLUG}/", rate).start()
+    time.sleep(5)
+    started = time.time()
+    run = playbook("8-wagtail-2.0.0", inv, "site.yml", "--tags", "bizoholic", "-e", "bizosaas_wagtail_version=2.0.0",
+                   host=name)
+    time.sleep(5)
+    res = load.stop()
+    first = (res["versions"].get("2.0.0") or {}).get("first")
+    text = vexec(name, "cat", "/var/lib/bizosaas-ops/deploy-history.jsonl")
+    history = [json.loads(line) for line in text.splitlines() if line.strip()]
+    last = [h for h in history if h.get("platform") == "bizoholic"][-1]
+    migrations = last.get("migrations") or []
+    run.tail = ""
+    return {**run.__dict__, "load": {k: v for k, v in res.items() if k != "versions"},
+            "versions": sorted(res["versions"]),
+            "to_new_version_seconds": round(first - started, 1) if first else None,
+            "migration": migrations[0] if migrations else None, "history_result": last.get("result")}
+
+
+def platform_steps(a: argparse.Namespace, inv: Path, ip: str, ca: Path, results: dict) -> None:
+    """(3)-(8) on the converged VPS: the tagged redeploys under load, the broken version, the rollback,
+    the naive update, idle RAM, then the Wagtail redeploy with a migration."""
+    hosts = [h for p, _, h in demo.domains() if p == PLATFORM]
+    load = Load(hosts, ip, ca, a.rate)
+
+    before = {p: container_ids(a.name, p) for p in OTHERS}
+    infra_before = infra_containers(a.name)
+    load.start()
+    time.sleep(5)
+    tagged = playbook("3-tagged", inv, "site.yml", "--tags", PLATFORM, "-e", probe_vars("1.0.1"), host=a.name)
+    time.sleep(5)
+    zd = load.stop()
+    after = {p: container_ids(a.name, p) for p in OTHERS}
+    infra_after = infra_containers(a.name)
+    images = service_images(a.name, PLATFORM)
+    results["tagged"] = {
+        **tagged.__dict__,
+        "others_unchanged": before == after,
+        "other_containers": {p: len(ids) for p, ids in before.items()},
+        "infra_unchanged": infra_before == infra_after,
+        "infra_containers": len(infra_before),
+        "images_after": images,
+        "zero_downtime": zd,
+    }
+
+    # 3b: the same redeploy (to another version) with the direct Swarm deployer, side by side.
+    load.start()
+    time.sleep(5)
+    direct = playbook("3b-tagged-direct", inv, "site.yml", "--tags", PLATFORM, "-e", probe_vars("1.0.3"),
+                      "-e", "platform_stack_deployer=swarm", host=a.name)
+    time.sleep(5)
+    results["tagged_direct"] = {**direct.__dict__, "zero_downtime": load.stop(),
+                                "images_after": service_images(a.name, PLATFORM)}
+
+    load.start()
+    time.sleep(3)
+    broken = playbook(
+        "5-broken", inv, "site.yml", "--tags", PLATFORM, "-e", probe_vars("1.0.2", fail=True), host=a.name
+    )
+    time.sleep(3)
+    results["broken"] = {
+        **broken.__dict__,
+        "load": load.stop(),
+        "images_after": service_images(a.name, PLATFORM),
+        "rolled_back_in_log": "rolled_back" in broken.tail,
+    }
+
+    load.start()
+    time.sleep(3)
+    rb = playbook("6-rollback", inv, "rollback.yml", "-e", f"platform={PLATFORM}", host=a.name)
+    time.sleep(3)
+    results["rollback"] = {**rb.__dict__, "load": load.stop(), "images_after": service_images(a.name, PLATFORM)}
+
+    # Last: a naive update leaves stop-first in the services' PreviousSpec, which Swarm would
+    # roll back to; measured after the start-first deploys so that it cannot taint them.
+    log("naive: docker service update --force --update-order stop-first on each coreldove service")
+    load.start()
+    time.sleep(3)
+    for svc in images:
+        subprocess.run(
+            [
+                "docker",
+                "exec",
+                a.name,
+                "docker",
+                "service",
+                "update",
+                "--force",
+                "--quiet",
+                "--update-order",
+                "stop-first",
+                svc,
+            ],
+            capture_output=True,
+            text=True,
+        )
+    time.sleep(5)
+    results["naive"] = load.stop()
+
+    time.sleep(20)
+    results["memory_mib"] = memory(a.name)
+
+    # (8) last: it moves bizoholic to another version, which nothing above measures.
+    results["wagtail"] = wagtail_redeploy(a.name, inv, ip, ca, a.rate)
 
 # --------------------------------------------------------------------------- main
 def main(argv: list[str]) -> int:
@@ -260,6 +386,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--name", default="bizosaas-bench")
     ap.add_argument("--rate", type=float, default=20.0, help="requests/s per domain (default 20)")
     ap.add_argument("--keep", action="store_true", help="keep the VPS container afterwards")
+    ap.add_argument("--only", choices=["all", "app"], default="all",
+                    help="app: only (8), the Wagtail redeploy with a migration (after (1), or on --reuse)")
     ap.add_argument(
         "--reuse",
         action="store_true",
@@ -267,7 +395,8 @@ def main(argv: list[str]) -> int:
     )
     a = ap.parse_args(argv)
     rate = f" --rate {a.rate:g}" if a.rate != 20 else ""
-    results: dict = {"command": f"make bench  (python bench/run.py{rate})"}
+    only = f" --only {a.only}" if a.only != "all" else ""
+    results: dict = {"command": f"make bench  (python bench/run.py{rate}{only})", "only": a.only}
 
     log("image kit (warm registry): python images/kit.py all")
     subprocess.run([demo.PY, str(ROOT / "images/kit.py"), "all"], check=True, env=demo.env())
@@ -311,6 +440,7 @@ def main(argv: list[str]) -> int:
                 print(full.tail)
                 raise SystemExit("the full site run failed; see the log")
             results["full"] = full.__dict__
+        if not a.reuse and a.only == "all":
             noop = playbook("2-noop", inv, "site.yml", host=a.name)
             results["noop"] = noop.__dict__
             # The same no-op with every task run (the fast path off), to show what the stamps save.
@@ -321,85 +451,10 @@ def main(argv: list[str]) -> int:
         ip = v.ip
         ca = work / "ca.crt"
         subprocess.run(["docker", "cp", f"{a.name}:{demo.CA_ON_VPS}", str(ca)], check=True, capture_output=True)
-        hosts = [h for p, _, h in demo.domains() if p == PLATFORM]
-        load = Load(hosts, ip, ca, a.rate)
-
-        before = {p: container_ids(a.name, p) for p in OTHERS}
-        infra_before = infra_containers(a.name)
-        load.start()
-        time.sleep(5)
-        tagged = playbook("3-tagged", inv, "site.yml", "--tags", PLATFORM, "-e", probe_vars("1.0.1"), host=a.name)
-        time.sleep(5)
-        zd = load.stop()
-        after = {p: container_ids(a.name, p) for p in OTHERS}
-        infra_after = infra_containers(a.name)
-        images = service_images(a.name, PLATFORM)
-        results["tagged"] = {
-            **tagged.__dict__,
-            "others_unchanged": before == after,
-            "other_containers": {p: len(ids) for p, ids in before.items()},
-            "infra_unchanged": infra_before == infra_after,
-            "infra_containers": len(infra_before),
-            "images_after": images,
-            "zero_downtime": zd,
-        }
-
-        # 3b: the same redeploy (to another version) with the direct Swarm deployer, side by side.
-        load.start()
-        time.sleep(5)
-        direct = playbook("3b-tagged-direct", inv, "site.yml", "--tags", PLATFORM, "-e", probe_vars("1.0.3"),
-                          "-e", "platform_stack_deployer=swarm", host=a.name)
-        time.sleep(5)
-        results["tagged_direct"] = {**direct.__dict__, "zero_downtime": load.stop(),
-                                    "images_after": service_images(a.name, PLATFORM)}
-
-        load.start()
-        time.sleep(3)
-        broken = playbook(
-            "5-broken", inv, "site.yml", "--tags", PLATFORM, "-e", probe_vars("1.0.2", fail=True), host=a.name
-        )
-        time.sleep(3)
-        results["broken"] = {
-            **broken.__dict__,
-            "load": load.stop(),
-            "images_after": service_images(a.name, PLATFORM),
-            "rolled_back_in_log": "rolled_back" in broken.tail,
-        }
-
-        load.start()
-        time.sleep(3)
-        rb = playbook("6-rollback", inv, "rollback.yml", "-e", f"platform={PLATFORM}", host=a.name)
-        time.sleep(3)
-        results["rollback"] = {**rb.__dict__, "load": load.stop(), "images_after": service_images(a.name, PLATFORM)}
-
-        # Last: a naive update leaves stop-first in the services' PreviousSpec, which Swarm would
-        # roll back to; measured after the start-first deploys so that it cannot taint them.
-        log("naive: docker service update --force --update-order stop-first on each coreldove service")
-        load.start()
-        time.sleep(3)
-        for svc in images:
-            subprocess.run(
-                [
-                    "docker",
-                    "exec",
-                    a.name,
-                    "docker",
-                    "service",
-                    "update",
-                    "--force",
-                    "--quiet",
-                    "--update-order",
-                    "stop-first",
-                    svc,
-                ],
-                capture_output=True,
-                text=True,
-            )
-        time.sleep(5)
-        results["naive"] = load.stop()
-
-        time.sleep(20)
-        results["memory_mib"] = memory(a.name)
+        if a.only == "app":
+            results["wagtail"] = wagtail_redeploy(a.name, inv, ip, ca, a.rate)
+        else:
+            platform_steps(a, inv, ip, ca, results)
     finally:
         if not a.keep and not a.reuse:
             vps.stop(a.name)
@@ -418,7 +473,29 @@ def pct(x: float, y: float) -> str:
     return f"{100 * x / y:.1f} %" if y else "n/a"
 
 
+def wagtail_row(w: dict) -> tuple[str, str, str, str]:
+    mig = w.get("migration") or {}
+    serve = w.get("to_new_version_seconds")
+    return (
+        "8 Wagtail 1.0.0 -> 2.0.0, --tags bizoholic",
+        f"{w['seconds']:.0f} s",
+        f"{w['load']['failed']} failed / {w['load']['requests']}",
+        f"2.0.0 served {serve} s after the play started; migration job {mig.get('seconds', '?')} s "
+        f"({mig.get('result', 'none')}); rc={w['rc']}; {w['load']['rate']} req/s",
+    )
+
+
 def report(r: dict) -> None:
+    if r.get("only") == "app":
+        print("\n=== bizosaas-ops benchmark (8): the Wagtail redeploy with a migration ===")
+        print(f"reproduce: {r['command']}")
+        if "full" in r:
+            print(f"{'1 full site.yml, fresh VPS':38} {r['full']['seconds']:>5.0f} s")
+        row = wagtail_row(r["wagtail"])
+        print(f"{row[0]:38} {row[1]:>7}  {row[2]:30} {row[3]}")
+        if r["wagtail"]["load"]["errors"]:
+            print(f"errors: {r['wagtail']['load']['errors']}")
+        return
     na = {"seconds": 0.0, "changed": "n/a", "ok": "n/a"}
     full, noop, tagged = r.get("full", na), r.get("noop", na), r["tagged"]
     zd, naive, broken, rb = tagged["zero_downtime"], r["naive"], r["broken"], r["rollback"]
@@ -489,6 +566,8 @@ def report(r: dict) -> None:
             f"rc={rb['rc']}",
         ),
     ]
+    if "wagtail" in r:
+        rows.append(wagtail_row(r["wagtail"]))
     for row in rows:
         print(f"{row[0]:38} {row[1]:>7}  {row[2]:30} {row[3]}")
     print("7 idle RAM (MiB):")

@@ -7,8 +7,9 @@
     demo.py status   only the table of domains
     demo.py down [--purge]   remove the container (--purge: also its Docker volume)
 
-The platforms run the image kit's probe app, a STAND-IN for the real application images; Dokploy is
-the real server (v0.30.2, built from source by the image kit), with its owner account from the vault.
+The platforms run the image kit's probe app, a STAND-IN for the real application images, except
+bizoholic's CMS, the real Wagtail (the kit's build, images/wagtail-cms); Dokploy is the real server
+(v0.30.2, built from source by the image kit), with its owner account from the vault.
 Certificates come from a self-signed CA kept on the VPS; it is copied to .demo/ca.crt.
 """
 
@@ -122,18 +123,20 @@ def fetch_ca() -> Path | None:
 
 
 def probe(host: str, ip: str, ca: Path | None) -> tuple[str, str]:
-    cmd = ["curl", "-sS", "--max-time", "8", "--resolve", f"{host}:443:{ip}", "-w", "\n%{http_code}"]
+    cmd = ["curl", "-sS", "--max-time", "8", "--resolve", f"{host}:443:{ip}",
+           "-w", "\n%{http_code} %header{x-app-version}"]
     cmd += ["--cacert", str(ca)] if ca else ["-k"]
     cmd.append(f"https://{host}/")
     proc = subprocess.run(cmd, text=True, capture_output=True)
     if proc.returncode != 0:
         return "ERR", proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"curl rc={proc.returncode}"
-    body, _, code = proc.stdout.rpartition("\n")
+    body, _, last = proc.stdout.rpartition("\n")
+    code, _, version = last.partition(" ")
     try:
         info = json.loads(body)
-        detail = f"{info.get('service', '?')} v{info.get('version', '?')}"
+        detail = f"{info.get('service', '?')} v{info.get('version', '?')} (stand-in)"
     except ValueError:
-        detail = body[:40]
+        detail = f"a real application v{version}" if version else body[:40]
     return code, detail
 
 
@@ -172,6 +175,11 @@ def trust_hint(ca: Path | None, ip: str) -> None:
     print("  Port 3000 answers the VPS itself only (no container, no neighbour): `docker exec` into it for curl.")
     print("  the platforms are its projects bizoholic-platform, coreldove-platform, bizosaas-management (plus")
     print("  bizosaas-shared-infrastructure); each platform's stack is its project's compose.")
+    cms = next((h for p, s, h in domains() if s == "wagtail-cms"), None)
+    if cms:
+        print(f"Wagtail (the real CMS): https://{cms}/admin/  an admin user: docker exec {NAME} sh -c 'docker exec -it "
+              "$(docker ps -q -f label=com.docker.swarm.service.name=bizoholic_wagtail-cms) /bin/sh "
+              "/run/bizosaas-env-shim python manage.py createsuperuser'")
     print("Tear down: make demo-clean [PURGE=1]")
 
 

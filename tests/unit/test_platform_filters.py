@@ -39,7 +39,8 @@ def real_platforms(domain: str = "example.org") -> dict:
 
 
 SECRETS = {
-    p: {"postgres": "pw-" + p, "redis": "rd-" + p, "analytics": "an"} for p in ("bizoholic", "coreldove", "management")
+    p: {"postgres": "pw-" + p, "redis": "rd-" + p, "analytics": "an", "secret_key": "sk-" + p}
+    for p in ("bizoholic", "coreldove", "management")
 }
 
 CTX = {
@@ -51,7 +52,10 @@ CTX = {
     "temporal_address": "bizosaas-shared_temporal:7233",
     "analytics_role": "analytics_reader",
     "analytics_databases": ["bizoholic_platform", "coreldove_platform"],
-    "secret_names": {"postgres": "coreldove_postgres_abc", "redis": "coreldove_redis_def"},
+    "secret_names": {"postgres": "coreldove_postgres_abc", "redis": "coreldove_redis_def",
+                     "secret_key": "coreldove_secret_key_ghi"},
+    "shim_config": "coreldove_env-shim_0123456789",
+    "volume_placement": ["node.role == manager"],
 }
 
 
@@ -157,7 +161,7 @@ def test_missing_secret_names_the_vault_variable():
 
 def test_required_secrets():
     p = real_platforms()
-    assert required_secrets(p["bizoholic"]) == ["postgres", "redis"]
+    assert required_secrets(p["bizoholic"]) == ["postgres", "redis", "secret_key"]
     assert required_secrets(p["management"]) == ["postgres", "redis", "analytics"]
 
 
@@ -166,6 +170,7 @@ def test_secret_vars_follow_the_data_glue():
     assert v["coreldove"] == {
         "postgres": "vault_postgres_coreldove_password",
         "redis": "vault_redis_coreldove_password",
+        "secret_key": "vault_coreldove_secret_key",
     }
     assert v["management"]["analytics"] == "vault_postgres_analytics_password"
 
@@ -182,16 +187,19 @@ def test_secret_name_is_versioned_and_stable():
 def test_services_networks_and_secrets_are_least_privilege():
     p = real_platforms()["coreldove"]
     s = platform_services(p, "coreldove", CTX)
-    front, saleor, dash, ai = (s[k] for k in ("frontend", "saleor-backend", "saleor-dashboard", "ai-agents-ecommerce"))
+    front, saleor, dash, ai, worker = (
+        s[k] for k in ("frontend", "saleor-backend", "saleor-dashboard", "ai-agents-ecommerce", "saleor-worker"))
     # routed -> the platform's own edge overlay (never Dokploy's dokploy-network); everyone ->
     # private, where the data services are too; nobody -> the data services' own network
     assert front["networks"] == ["bizosaas-coreldove", "bizosaas-coreldove-edge"]
     assert saleor["networks"] == ["bizosaas-coreldove", "bizosaas-coreldove-edge"]
     assert ai["networks"] == ["bizosaas-coreldove"] and not ai["routed"]
+    assert worker["networks"] == ["bizosaas-coreldove"] and not worker["routed"] and worker["port"] is None
     every = [n for x in s.values() for n in x["networks"]]
     assert "bizosaas-network" not in every and all(n.startswith("bizosaas-coreldove") for n in every)
     assert dash["secrets"] == [] and front["secrets"] == []
-    assert {x["source"] for x in saleor["secrets"]} == {"coreldove_postgres_abc", "coreldove_redis_def"}
+    assert {x["source"] for x in saleor["secrets"]} == {
+        "coreldove_postgres_abc", "coreldove_redis_def", "coreldove_secret_key_ghi"}
     assert saleor["env"]["PGPASSWORD_FILE"] == "/run/secrets/postgres_password"
     assert saleor["env"]["PGUSER"] == "coreldove" and saleor["env"]["PGDATABASE"] == "coreldove_platform"
     assert saleor["env"]["REDIS_PREFIX"] == "coreldove:"
@@ -235,14 +243,17 @@ def test_missing_secret_for_a_use_is_an_error():
         platform_services(p, "coreldove", dict(CTX, secret_names={"postgres": "x"}))
 
 
-def test_domains_are_the_nine_seed_hosts():
+def test_domains_are_the_seed_hosts_plus_the_saleor_api():
     hosts = [r["host"] for r in platform_domains(real_platforms())]
-    assert len(hosts) == 9
+    assert len(hosts) == 10
     assert "store.coreldove.example.org" in hosts and "admin.example.org" in hosts
-    assert [r["host"] for r in platform_domains(real_platforms(), ["coreldove"])] == [
-        "admin.coreldove.example.org",
-        "coreldove.example.org",
-        "store.coreldove.example.org",
+    # store.coreldove is the storefront (the seed's "Saleor Storefront"), served by the frontend;
+    # Saleor's GraphQL API has its own domain.
+    assert [(r["host"], r["service"]) for r in platform_domains(real_platforms(), ["coreldove"])] == [
+        ("admin.coreldove.example.org", "saleor-dashboard"),
+        ("api.coreldove.example.org", "saleor-backend"),
+        ("coreldove.example.org", "frontend"),
+        ("store.coreldove.example.org", "frontend"),
     ]
 
 
@@ -355,7 +366,7 @@ def test_history_line():
     assert "coreldove" in line and "web=probe:1@sha256:ab" in line
 
 
-def render_stack(platform: str, edge_network: str) -> dict:
+def render_stack(platform: str, edge_network: str, image_configs: dict | None = None) -> dict:
     """roles/platform_stack/templates/stack.yml.j2 rendered with the real filters, as the role does."""
     import jinja2
     from ansible.plugins.filter.core import FilterModule as CoreFilters
@@ -363,7 +374,8 @@ def render_stack(platform: str, edge_network: str) -> dict:
 
     data = real_platforms()[platform]
     ctx = {**CTX, "edge_network": edge_network, "private_network": f"bizosaas-{platform}",
-           "secret_names": {k: f"{platform}_{k}_x" for k in ("postgres", "redis", "analytics")}}
+           "secret_names": {k: f"{platform}_{k}_x" for k in ("postgres", "redis", "analytics", "secret_key")},
+           "shim_config": f"{platform}_env-shim_x", "image_configs": image_configs}
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=False)
     env.filters.update(CoreFilters().filters())

@@ -4,6 +4,7 @@ networks, secrets and environment, list the routed domains, and explain self-che
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -42,6 +43,7 @@ options:
     type: dict
   service_defaults: {description: platform_stack_service_defaults, type: dict}
   overrides: {description: "bizosaas_platform_overrides: {platform: {service | '*': {replicas, ...}}}", type: dict}
+  reserved_volumes: {description: Docker volume names no platform may use (the data services' own), type: list}
 """
 
 USES = ("postgres", "redis", "temporal", "analytics")
@@ -122,14 +124,204 @@ def dokploy_projects(platforms: dict[str, Any], selection: Any = None) -> list[d
 
 
 def required_secrets(platform: dict[str, Any]) -> list[str]:
-    """The secret kinds a platform needs: one per kind of data use by any of its services."""
+    """The secret kinds a platform needs: one per kind of data use by any of its services, then each
+    app secret (bizosaas_platforms.<p>.app_secrets) that a service's env_from_secrets names."""
     kinds: list[str] = []
-    for svc in (platform.get("services") or {}).values():
+    services = list((platform.get("services") or {}).values())  # iterated twice (a lazy view would not be)
+    for svc in services:
         for use in (svc or {}).get("uses") or []:
             kind = SECRET_OF_USE.get(use)
             if kind and kind not in kinds:
                 kinds.append(kind)
+    for svc in services:
+        sources = (svc or {}).get("env_from_secrets") or {}
+        for source in sources.values() if isinstance(sources, Mapping) else []:
+            if source not in ENV_SOURCES and source not in RAW_SOURCES and source not in kinds:
+                kinds.append(str(source))
     return kinds
+
+
+# ---------------------------------------------------------------------------------------------
+# The app contract (docs/app-contract.md): secrets as files plus an env shim, migrations, volumes,
+# health without curl, workers.
+
+# Where the env shim (files/env-shim.sh, a docker config) is mounted in a service's containers.
+SHIM_TARGET = "/run/bizosaas-env-shim"
+SHIM_SHELL = "/bin/sh"
+# env_from_secrets sources that the shim builds as URLs from the secret file and the PG*/REDIS_*
+# variables the platform passes, and the secret (use) each needs.
+ENV_SOURCES = {"postgres_url": "postgres", "redis_url": "redis"}
+# Sources that are the raw content of a data secret (the use that mounts it).
+RAW_SOURCES = {"postgres": "postgres", "redis": "redis", "analytics": "analytics"}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_APP_SECRET = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_VOLUME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+# Keys an inventory may override per service (bizosaas_platform_overrides.<p>.<service | *>).
+OVERRIDE_KEYS = ("image", "env", "replicas", "cpus", "memory", "reserve_memory", "healthcheck", "health", "port",
+                 "command", "migrate")
+
+
+def app_secret_names(platform: Mapping[str, Any], where: str = "bizosaas_platforms.?") -> list[str]:
+    """The platform's app secrets (bizosaas_platforms.<p>.app_secrets), validated."""
+    names = platform.get("app_secrets") or []
+    if not isinstance(names, Sequence) or isinstance(names, str):
+        raise _err(f"{where}.app_secrets: expected a list of secret names such as [secret_key], got {names!r}")
+    for n in names:
+        if not isinstance(n, str) or not _APP_SECRET.match(n):
+            raise _err(f"{where}.app_secrets: {n!r} must match {_APP_SECRET.pattern} (it names a docker secret, "
+                       "the file /run/secrets/<name> and the vault variable vault_<platform>_<name>)")
+        if n in RAW_SOURCES or n in ENV_SOURCES:
+            raise _err(f"{where}.app_secrets: {n!r} is reserved for the data secrets "
+                       f"({', '.join([*RAW_SOURCES, *ENV_SOURCES])}); choose another name")
+    if len(set(names)) != len(names):
+        raise _err(f"{where}.app_secrets: {names!r} names a secret twice")
+    return list(names)
+
+
+def app_secret_var(platform: str, name: str) -> str:
+    """The vault variable of a platform's app secret (`make secrets` generates it)."""
+    return f"vault_{platform}_{name}"
+
+
+def vault_names(platforms: Any) -> list[str]:
+    """Every vault variable the platforms need or declare: each data secret a service uses, and every
+    declared app secret (for `make secrets`, tests/harness/secrets.py)."""
+    out: set[str] = set()
+    for pname, pdata in (platforms or {}).items():
+        pdata = pdata if isinstance(pdata, Mapping) else {}
+        out |= set(secret_vars({pname: pdata})[pname].values())
+        out |= {app_secret_var(pname, n) for n in app_secret_names(pdata, f"bizosaas_platforms.{pname}")}
+    return sorted(out)
+
+
+def env_from_secrets_spec(
+    pname: str, pdata: Mapping[str, Any], sname: str, svc: Mapping[str, Any], uses: Sequence[str] | None = None
+) -> list[tuple[str, str, str]]:
+    """Validate a service's env_from_secrets and return [(ENV_NAME, shim source, secret kind to mount)].
+
+    A source is postgres_url / redis_url (built by the shim from the secret and the PG*/REDIS_*
+    variables), postgres / redis / analytics (the raw password), or one of the platform's app_secrets
+    (the file's content). Each needs its secret: a data source the matching `uses`, an app secret its
+    name in app_secrets."""
+    where = f"bizosaas_platforms.{pname}.services.{sname}.env_from_secrets"
+    mapping = svc.get("env_from_secrets") or {}
+    if not isinstance(mapping, Mapping):
+        raise _err(f"{where}: expected a mapping ENV_NAME: source (for example SECRET_KEY: secret_key, "
+                   f"DATABASE_URL: postgres_url), got {mapping!r}")
+    uses = list(uses if uses is not None else (svc.get("uses") or []))
+    apps = app_secret_names(pdata, f"bizosaas_platforms.{pname}")
+    env = svc.get("env") or {}
+    known = [*ENV_SOURCES, *[k for k, u in RAW_SOURCES.items() if u in uses], *apps]
+    out = []
+    for name, source in mapping.items():
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            raise _err(f"{where}: {name!r} is not an environment variable name")
+        if name in env:
+            raise _err(f"{where}.{name}: also set in bizosaas_platforms.{pname}.services.{sname}.env; a variable "
+                       "comes from one place only: drop one of them")
+        if source in ENV_SOURCES:
+            if ENV_SOURCES[source] not in uses:
+                raise _err(f"{where}.{name}: {source} needs the service's {ENV_SOURCES[source]} secret; add "
+                           f"{ENV_SOURCES[source]} to bizosaas_platforms.{pname}.services.{sname}.uses")
+            out.append((name, source, ENV_SOURCES[source]))
+        elif source in RAW_SOURCES:
+            if RAW_SOURCES[source] not in uses:
+                raise _err(f"{where}.{name}: the {source} secret is not mounted in this service; add "
+                           f"{RAW_SOURCES[source]} to bizosaas_platforms.{pname}.services.{sname}.uses")
+            out.append((name, f"secret:{source}_password", source))
+        elif isinstance(source, str) and source in apps:
+            out.append((name, f"secret:{source}", source))
+        else:
+            raise _err(
+                f"{where}.{name}: {source!r} names no secret of platform {pname} (known here: "
+                f"{', '.join(known) or 'none'}). Declare an app secret in bizosaas_platforms.{pname}.app_secrets "
+                f"(its value is the vault variable vault_{pname}_<name>, generated by `make secrets`), or fix the name."
+            )
+    return out
+
+
+def service_volumes(pname: str, sname: str, svc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A service's persistent volumes: [{name (the Docker volume's own name), target, backup}]."""
+    where = f"bizosaas_platforms.{pname}.services.{sname}.volumes"
+    vols = svc.get("volumes") or []
+    if not isinstance(vols, Sequence) or isinstance(vols, str):
+        raise _err(f"{where}: expected a list of {{name, target, backup}}, got {vols!r}")
+    out, targets = [], set()
+    for i, vol in enumerate(vols):
+        w = f"{where}[{i}]"
+        if not isinstance(vol, Mapping):
+            raise _err(f"{w}: expected {{name: <docker volume name>, target: /path, backup: true}}, got {vol!r}")
+        name, target, backup = vol.get("name"), vol.get("target"), vol.get("backup", True)
+        if not isinstance(name, str) or not _VOLUME.match(name):
+            raise _err(f"{w}.name: {name!r} must match {_VOLUME.pattern} (the Docker volume's name on the node, "
+                       f"for example {pname}_{sname}_media)")
+        if not isinstance(target, str) or not target.startswith("/") or target.rstrip("/") in ("", "/run/secrets") \
+                or ".." in target.split("/"):
+            raise _err(f"{w}.target: {target!r} must be an absolute path in the container, such as /app/media")
+        if not isinstance(backup, bool):
+            raise _err(f"{w}.backup: {backup!r} must be true or false")
+        if target in targets:
+            raise _err(f"{w}.target: {target} is mounted twice in this service")
+        targets.add(target)
+        out.append({"name": name, "target": target, "backup": backup})
+    return out
+
+
+def _argv(value: Any, where: str, allow_empty: bool = True) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Sequence) or isinstance(value, str) or not all(isinstance(x, str) and x for x in value):
+        raise _err(f"{where}: expected a list of non-empty strings (argv, no shell), got {value!r}")
+    if not value and not allow_empty:
+        raise _err(f"{where}: an empty command")
+    return list(value)
+
+
+def _healthcheck(value: Any, where: str) -> list[str]:
+    test = _argv(value, where, allow_empty=False) or []
+    if test[0] not in ("CMD", "CMD-SHELL") or len(test) < 2:
+        raise _err(
+            f"{where}: {value!r}: a health check is [CMD, program, arg...] or [CMD-SHELL, 'shell command'] "
+            "(NONE is refused: the rolling update needs a health check to know when the new task may serve)"
+        )
+    return test
+
+
+def default_health_command(port: int, path: str) -> list[str]:
+    """The default health check of an HTTP service: GET http://127.0.0.1:<port><path>, 2xx/3xx = healthy,
+    with whichever of python3, python, node, curl or wget the image has (no curl needed: plain Python
+    and Node images work). A shell command (CMD-SHELL: the image needs /bin/sh); no `$` in it, so the
+    compose file needs no escaping."""
+    url = f"http://127.0.0.1:{port}{path}"
+    py = f"import urllib.request as u; u.urlopen('{url}', timeout=10)"
+    node = (f"require('http').get('{url}', r => process.exit(r.statusCode < 400 ? 0 : 1))"
+            ".on('error', () => process.exit(1))")
+    return ["CMD-SHELL", (
+        f'if command -v python3 >/dev/null 2>&1; then exec python3 -c "{py}"; '
+        f'elif command -v python >/dev/null 2>&1; then exec python -c "{py}"; '
+        f'elif command -v node >/dev/null 2>&1; then exec node -e "{node}"; '
+        f"elif command -v curl >/dev/null 2>&1; then exec curl -fsS -o /dev/null --max-time 10 {url}; "
+        f"elif command -v wget >/dev/null 2>&1; then exec wget -q -O /dev/null -T 10 {url}; "
+        "else echo 'no python3, python, node, curl or wget in this image: give the service a healthcheck command' >&2;"
+        " exit 1; fi"
+    )]
+
+
+def _layers(svc: Mapping[str, Any], defaults: Any, star: Any, spec: Any) -> list[Mapping[str, Any]]:
+    return [x for x in (defaults, svc, star, spec) if isinstance(x, Mapping)]
+
+
+def effective_health(layers: Sequence[Mapping[str, Any]], where: str) -> tuple[list[str] | None, str | None]:
+    """(healthcheck command, health path) from the layers, the last one that sets either winning."""
+    cmd, path = None, None
+    for layer in layers:
+        if layer.get("healthcheck"):
+            cmd, path = _healthcheck(layer["healthcheck"], f"{where}.healthcheck"), None
+        elif layer.get("health"):
+            path, cmd = layer["health"], None
+    if path is not None and (not isinstance(path, str) or not re.match(r"^/[A-Za-z0-9._~/%?=&-]*$", path)):
+        raise _err(f"{where}.health: {path!r} is not an HTTP path such as /health")
+    return cmd, path
 
 
 def platforms_validate(
@@ -144,11 +336,14 @@ def platforms_validate(
     service_bounds: Any = None,
     service_defaults: Any = None,
     overrides: Any = None,
+    reserved_volumes: Any = None,
 ) -> list[str]:
     check_domain(domain)
     chosen = selected_platforms(platforms, selection, selection_name)
     enabled = [p for p, d in platforms.items() if (d or {}).get("enabled", True) or p in chosen]
     hosts: dict[str, str] = {}
+    volumes: dict[str, str] = {v: "the data services (reserved)" for v in (reserved_volumes or [])}
+    defaults = service_defaults if isinstance(service_defaults, Mapping) else {}
     for pname in enabled:
         pdata = platforms[pname] or {}
         where = f"bizosaas_platforms.{pname}"
@@ -160,6 +355,21 @@ def platforms_validate(
         services = pdata.get("services")
         if not isinstance(services, Mapping) or not services:
             raise _err(f"{where}.services: a platform needs at least one service")
+        app_secret_names(pdata, where)
+        ovs = ((overrides or {}).get(pname) or {}) if isinstance(overrides, Mapping) else {}
+        for target, ov in ovs.items():
+            ow = f"bizosaas_platform_overrides.{pname}.{target}"
+            if target != "*" and target not in services:
+                raise _err(f"{ow}: platform {pname} has no service {target!r} (services: {', '.join(services)}; "
+                           "'*' = every service)")
+            if not isinstance(ov, Mapping):
+                raise _err(f"{ow}: expected a mapping of {', '.join(OVERRIDE_KEYS)}, got {ov!r}")
+            unknown = sorted(set(ov) - set(OVERRIDE_KEYS))
+            if unknown:
+                raise _err(f"{ow}: {', '.join(unknown)} cannot be overridden per inventory "
+                           f"(only {', '.join(OVERRIDE_KEYS)})")
+            _argv(ov.get("command"), f"{ow}.command")
+            _argv(ov.get("migrate"), f"{ow}.migrate")
         for sname, svc in services.items():
             sw = f"{where}.services.{sname}"
             if not _SERVICE.match(str(sname)):
@@ -167,10 +377,36 @@ def platforms_validate(
             if not isinstance(svc, Mapping):
                 raise _err(f"{sw}: expected a mapping (image, port, hosts, uses), got {svc!r}")
             parse_image(svc.get("image"), f"{sw}.image")
-            port = svc.get("port")
-            if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-                raise _err(f"{sw}.port: {port!r} is not a TCP port (1-65535)")
+            health_cmd, health_path = effective_health(_layers(svc, defaults, ovs.get("*"), ovs.get(sname)), sw)
+            if not health_cmd and not health_path:
+                raise _err(
+                    f"{sw}: no health check. Set health (an HTTP path, such as /health, that the default check "
+                    "requests with python3, python, node, curl or wget, whichever the image has) or healthcheck "
+                    "(a command, such as [CMD, celery, inspect, ping] for a worker); the rolling update sends "
+                    "traffic to a new task, and stops the old one, only once the new one is healthy."
+                )
             svc_hosts = svc.get("hosts") or []
+            port = svc.get("port")
+            if port is None and not svc_hosts and not health_path:
+                pass  # a worker: no route, health by command, no port
+            elif not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+                raise _err(f"{sw}.port: {port!r} is not a TCP port (1-65535); a routed service, or one whose "
+                           "health is an HTTP path, needs the port it listens on")
+            _argv(svc.get("command"), f"{sw}.command")
+            _argv(svc.get("migrate"), f"{sw}.migrate", allow_empty=False)
+            env = svc.get("env") or {}
+            if not isinstance(env, Mapping) or not all(isinstance(k, str) and _ENV_NAME.match(k) for k in env):
+                raise _err(f"{sw}.env: expected a mapping of environment variable names to values, got {env!r}")
+            env_from_secrets_spec(pname, pdata, sname, svc)
+            for i, vol in enumerate(service_volumes(pname, sname, svc)):
+                owner = volumes.get(vol["name"])
+                if owner is not None and not owner.startswith(f"{pname}/"):
+                    raise _err(
+                        f"{sw}.volumes[{i}].name: {vol['name']} is already the volume of {owner}: two platforms "
+                        "sharing a volume would share their data. Give it another name (convention: "
+                        f"<platform>_<service>_<what>, such as {pname}_{sname}_media)."
+                    )
+                volumes.setdefault(vol["name"], f"{pname}/{sname}")
             if not isinstance(svc_hosts, Sequence) or isinstance(svc_hosts, str):
                 raise _err(f"{sw}.hosts: expected a list of host names, got {svc_hosts!r}")
             for h in svc_hosts:
@@ -282,7 +518,7 @@ def service_number_errors(
 def secret_vars(platforms: dict[str, Any]) -> dict[str, dict[str, str]]:
     """{platform: {kind: vault variable}} for every platform, following the data glue's names
     (group_vars/all/data.yml): vault_postgres_<owner>_password, vault_redis_<platform>_password,
-    vault_postgres_analytics_password."""
+    vault_postgres_analytics_password; an app secret named in env_from_secrets is vault_<platform>_<name>."""
     out: dict[str, dict[str, str]] = {}
     for pname, pdata in (platforms or {}).items():
         pdata = pdata or {}
@@ -291,7 +527,7 @@ def secret_vars(platforms: dict[str, Any]) -> dict[str, dict[str, str]]:
             "redis": f"vault_redis_{pname}_password",
             "analytics": "vault_postgres_analytics_password",
         }
-        out[pname] = {k: names[k] for k in required_secrets(pdata)}
+        out[pname] = {k: names.get(k) or app_secret_var(pname, k) for k in required_secrets(pdata)}
     return out
 
 
@@ -320,34 +556,51 @@ def _analytics_databases(ctx: dict[str, Any], name: str) -> list[str]:
     ]
 
 
+def _image_argv(config: Any) -> tuple[list[str], list[str]]:
+    """(Entrypoint, Cmd) of an image config ({entrypoint, cmd} as docker image inspect gives them)."""
+    config = config if isinstance(config, Mapping) else {}
+    return list(config.get("entrypoint") or []), list(config.get("cmd") or [])
+
+
 def platform_services(platform: dict[str, Any], name: str, ctx: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Everything the stack template needs per service, computed from the platform data.
+    """Everything the stack template (and the migration job) needs per service, from the platform data.
 
     Networks: every service joins private_network; routed services (with hosts) also join
     edge_network, the platform's own edge overlay that Traefik joins (never the edge network Dokploy
     uses). No service joins the data services' own network: Postgres, Redis and the platform's
     Temporal join private_network instead, so no network holds two platforms' services.
 
+    The env shim: a service with env_from_secrets runs `/bin/sh <SHIM_TARGET>` (a docker config) as its
+    entrypoint, with the image's own entrypoint and command (or the service's `command`) as arguments;
+    the shim builds the variables from the secret files, then execs them. Its health check runs
+    through the shim too. That needs the image's entrypoint and command: ctx image_configs
+    ({image: {entrypoint, cmd}}, read from the pulled image); None = not known yet (the first pass,
+    or check mode on a host without the image): the command is then left as a placeholder.
+
     ctx keys: registry, edge_network, private_network, postgres_host, postgres_port,
     redis_host, redis_port, temporal_address, analytics_role, analytics_databases, secret_names
-    ({kind: docker secret name}), overrides ({service: {image, env, replicas, cpus, memory,
-    healthcheck}}), defaults ({replicas, cpus, memory, healthcheck, reservations...}), pins
-    ({service: image reference pinned by digest, used by rollback}).
+    ({kind: docker secret name}), overrides ({service | '*': {image, env, replicas, cpus, memory,
+    healthcheck, health, port, command, migrate}}), defaults ({replicas, cpus, memory, healthcheck,
+    reservations...}), pins ({service: image reference pinned by digest, used by rollback}),
+    shim_config (the docker config holding the shim), image_configs, volume_placement (placement
+    constraints of a service with volumes).
     """
     out: dict[str, dict[str, Any]] = {}
     overrides = ctx.get("overrides") or {}
     defaults = ctx.get("defaults") or {}
     pins = ctx.get("pins") or {}
     secret_names = ctx.get("secret_names") or {}
+    image_configs = ctx.get("image_configs")
     for sname, svc in (platform.get("services") or {}).items():
         star, spec = overrides.get("*") or {}, overrides.get(sname) or {}
         ov = {**star, **spec, "env": {**(star.get("env") or {}), **(spec.get("env") or {})}}
         uses = svc.get("uses") or []
         hosts = svc.get("hosts") or []
-        where = f"bizosaas_platforms.{name}.services.{sname}.image"
+        sw = f"bizosaas_platforms.{name}.services.{sname}"
         image = pins.get(sname) or ov.get("image") or svc["image"]
-        image = image_ref(image, ctx.get("registry") or "", where)
-        port = int(ov.get("port", svc["port"]))
+        image = image_ref(image, ctx.get("registry") or "", f"{sw}.image")
+        port = ov.get("port", svc.get("port"))
+        port = int(port) if port is not None else None
         networks = [ctx["private_network"]]
         if hosts:
             networks.append(ctx["edge_network"])
@@ -355,14 +608,15 @@ def platform_services(platform: dict[str, Any], name: str, ctx: dict[str, Any]) 
             "BIZOSAAS_PLATFORM": name,
             "PLATFORM": name,
             "SERVICE_NAME": sname,
-            "PORT": str(port),
         }
+        if port is not None:
+            env["PORT"] = str(port)
         secrets: list[dict[str, str]] = []
 
-        def mount(kind: str, secrets: list[dict[str, str]] = secrets, where: str = where) -> str:
+        def mount(kind: str, target: str = "", secrets: list[dict[str, str]] = secrets, where: str = sw) -> str:
             if kind not in secret_names:
                 raise _err(f"{where}: needs the {kind} secret of platform {name}, which was not created")
-            target = f"{kind}_password"
+            target = target or f"{kind}_password"
             if not any(s["target"] == target for s in secrets):
                 secrets.append({"source": secret_names[kind], "target": target})
             return f"/run/secrets/{target}"
@@ -403,12 +657,61 @@ def platform_services(platform: dict[str, Any], name: str, ctx: dict[str, Any]) 
                     "TEMPORAL_NAMESPACE": str(platform.get("temporal_namespace", "")),
                 }
             )
+        # env_from_secrets: the app secrets are mounted at /run/secrets/<name>; the shim reads the list.
+        shim_items = []
+        for var, source, kind in env_from_secrets_spec(name, platform, sname, svc, uses):
+            if source.startswith("secret:") and kind not in RAW_SOURCES:
+                mount(kind, kind)
+            shim_items.append(f"{var}={source}")
+        shim = bool(shim_items)
+        if shim:
+            env["BIZOSAAS_ENV_FROM_SECRETS"] = " ".join(shim_items)
         env.update({k: str(v) for k, v in (svc.get("env") or {}).items()})
         env.update({k: str(v) for k, v in (ov.get("env") or {}).items()})
-        health = ov.get("healthcheck") or svc.get("healthcheck") or defaults.get("healthcheck")
-        if not health:
-            path = svc.get("health", "/health")
-            health = ["CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}"]
+
+        health_cmd, health_path = effective_health(_layers(svc, defaults, star, spec), sw)
+        if health_cmd:
+            health = [str(x).replace("{port}", str(port)) for x in health_cmd]
+        elif health_path and port is not None:
+            health = default_health_command(port, health_path)
+        else:
+            raise _err(f"{sw}: no health check (set health or healthcheck)")
+        command = ov["command"] if "command" in ov else svc.get("command")
+        command = list(command) if command else None
+        migrate = ov["migrate"] if "migrate" in ov else svc.get("migrate")
+        migrate = list(migrate) if migrate else None
+
+        configs: list[dict[str, str]] = []
+        entrypoint = None
+        needs_config = shim
+        known = image_configs is not None and image in image_configs
+        if shim:
+            if not ctx.get("shim_config"):
+                raise _err(f"{sw}: env_from_secrets needs the env shim's docker config, which was not created")
+            configs.append({"source": str(ctx["shim_config"]), "target": SHIM_TARGET})
+            entrypoint = [SHIM_SHELL, SHIM_TARGET]
+            if image_configs is not None and not known:
+                raise _err(f"{sw}: the entrypoint and command of {image} are unknown (the image was not pulled)")
+            image_entry, image_cmd = _image_argv(image_configs.get(image) if known else None)
+            command = image_entry + (command or image_cmd) if known else (command or [])
+            if health[0] == "CMD":
+                health = ["CMD", SHIM_SHELL, SHIM_TARGET, *health[1:]]
+            else:
+                health = ["CMD", SHIM_SHELL, SHIM_TARGET, SHIM_SHELL, "-c", health[1]]
+        job = None
+        if migrate:
+            # The one-shot job before the rollout: the new image, the service's environment, secrets and
+            # the platform's private overlay; through the shim like the service itself.
+            image_entry = _image_argv(image_configs.get(image) if known else None)[0]
+            job = {
+                "entrypoint": [SHIM_SHELL, SHIM_TARGET] if shim else None,
+                "args": (image_entry + migrate) if shim else migrate,
+                "networks": [ctx["private_network"]],
+                # the command's identity: the service carries it as a label, so a new or changed
+                # `migrate` runs once even when the image stays the same
+                "id": hashlib.sha256(json.dumps(migrate).encode()).hexdigest()[:12],
+            }
+        vols = service_volumes(name, sname, svc)
         out[sname] = {
             "image": image,
             "port": port,
@@ -416,8 +719,16 @@ def platform_services(platform: dict[str, Any], name: str, ctx: dict[str, Any]) 
             "routed": bool(hosts),
             "networks": networks,
             "secrets": secrets,
+            "configs": configs,
             "env": dict(sorted(env.items())),
-            "healthcheck": [str(x).replace("{port}", str(port)) for x in health],
+            "healthcheck": health,
+            "entrypoint": entrypoint,
+            "command": command,
+            "shim": shim,
+            "needs_image_config": needs_config,
+            "migrate": job,
+            "volumes": vols,
+            "placement": list(ctx.get("volume_placement") or []) if vols else [],
             "replicas": int(ov.get("replicas", svc.get("replicas", defaults.get("replicas", 1)))),
             "cpus": str(ov.get("cpus", svc.get("cpus", defaults.get("cpus", "0.5")))),
             "memory": str(ov.get("memory", svc.get("memory", defaults.get("memory", "256M")))),
@@ -426,6 +737,51 @@ def platform_services(platform: dict[str, Any], name: str, ctx: dict[str, Any]) 
             ),
         }
     return out
+
+
+def platform_volumes(services: Mapping[str, Any], platform: str) -> list[dict[str, Any]]:
+    """The platform's volumes from platform_services' result: [{name, backup, services, labels}],
+    with the labels the role puts on each Docker volume (org.bizosaas.backup=true|false marks it for
+    the backup role)."""
+    vols: dict[str, dict[str, Any]] = {}
+    for sname, svc in services.items():
+        for v in svc.get("volumes") or []:
+            entry = vols.setdefault(v["name"], {"name": v["name"], "backup": False, "services": []})
+            entry["backup"] = entry["backup"] or bool(v.get("backup", True))
+            entry["services"].append(sname)
+    for entry in vols.values():
+        entry["labels"] = {
+            "org.bizosaas.platform": platform,
+            "org.bizosaas.services": ",".join(entry["services"]),
+            "org.bizosaas.backup": "true" if entry["backup"] else "false",
+        }
+    return [vols[k] for k in sorted(vols)]
+
+
+def migration_jobs(services: Mapping[str, Any], platform: str, stack: str) -> list[dict[str, Any]]:
+    """What files/migrate.py needs for each service that declares `migrate` (no secret values: the
+    secrets are referenced by their docker secret names)."""
+    jobs = []
+    for sname, svc in services.items():
+        job = svc.get("migrate")
+        if not job:
+            continue
+        jobs.append({
+            "platform": platform,
+            "stack": stack,
+            "service": sname,
+            "image": svc["image"],
+            "entrypoint": job["entrypoint"],
+            "args": job["args"],
+            "id": job["id"],
+            "env": svc["env"],
+            "networks": job["networks"],
+            "secrets": svc["secrets"],
+            "configs": svc["configs"],
+            "cpus": svc["cpus"],
+            "memory": svc["memory"],
+        })
+    return jobs
 
 
 def platform_domains(platforms: dict[str, Any], selection: Any = None) -> list[dict[str, Any]]:
@@ -519,9 +875,14 @@ def history_entries(text: str, platform: str = "") -> list[dict[str, Any]]:
 def history_line(rec: Mapping[str, Any]) -> str:
     """One history record as a line: time platform action result commit operator images."""
     images = ", ".join(f"{k}={str(v).rsplit('/', 1)[-1][:40]}" for k, v in sorted((rec.get("images") or {}).items()))
+    migrations = "; ".join(
+        f"migrate {m.get('service', '?')} {m.get('result', '?')} {m.get('seconds', '?')}s"
+        for m in rec.get("migrations") or [] if isinstance(m, Mapping)
+    )
     return (
         f"{rec.get('time', '?')} {rec.get('platform', '?'):11} {rec.get('action', 'deploy'):8} "
         f"{rec.get('result', '?'):11} commit={rec.get('commit', '?')} by={rec.get('operator', '?')} {images}"
+        + (f" [{migrations}]" if migrations else "")
     )
 
 
@@ -677,6 +1038,9 @@ class FilterModule:
             "platform_secret_vars": secret_vars,
             "platform_secret_names": secret_names,
             "platform_services": platform_services,
+            "platform_volumes": platform_volumes,
+            "platform_migration_jobs": migration_jobs,
+            "platform_vault_names": vault_names,
             "platform_domains": platform_domains,
             "platform_selfcheck_diagnose": selfcheck_diagnose,
             "platform_selfcheck_results": selfcheck_results,

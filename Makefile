@@ -21,7 +21,7 @@ TAGS ?=
 VAULT_ARGS = $(if $(ANSIBLE_VAULT_PASSWORD_FILE),,$(if $(wildcard $(INVENTORY)/.vault-pass),--vault-password-file $(INVENTORY)/.vault-pass))
 
 .PHONY: help bootstrap venv host images lint unit badinput newcomer molecule test test-site demo demo-clean secrets webhooks \
-        bench clean deploy plan history rollback
+        bench bench-backup clean deploy plan history rollback backup backups restore restore-drill
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,8 +68,12 @@ demo-clean: ## Remove the demo VPS container (keeps its volumes unless PURGE=1)
 secrets: venv ## Generate an encrypted vault for a new environment: make secrets ENV=staging
 	@$(PY) -m tests.harness.secrets inventories/$(ENV)
 
-bench: bootstrap ## Benchmarks that print ratios (bench/README.md)
+bench: bootstrap ## Benchmarks that print ratios (bench/README.md): the platforms, then the backups
 	@$(PY) bench/run.py
+	@$(PY) bench/backup.py
+
+bench-backup: bootstrap ## Only the backup benchmark (about 1 GiB of rows: backup, 1 % changed, restore)
+	@$(PY) bench/backup.py
 
 deploy: venv ## Redeploy one platform and nothing else: make deploy PLATFORM=coreldove [ENV=production]
 	@test -n "$(PLATFORM)" || { echo "PLATFORM is required, e.g. make deploy PLATFORM=coreldove"; exit 2; }
@@ -90,3 +94,18 @@ rollback: venv ## Return a platform to its previous image set: make rollback PLA
 
 clean: ## Remove local caches (not the image cache or the registry)
 	rm -rf .cache .pytest_cache .ruff_cache
+
+backup: venv ## Back up now into every repository: make backup [PLATFORM=coreldove] [ENV=production]
+	ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) playbooks/backup.yml -e op=run $(if $(PLATFORM),-e platform=$(PLATFORM))
+
+backups: venv ## List the snapshots in every repository: make backups [PLATFORM=coreldove]
+	ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) playbooks/backup.yml -e op=list $(if $(PLATFORM),-e platform=$(PLATFORM))
+
+restore: venv ## Restore a platform: make restore PLATFORM=coreldove [SNAPSHOT=id] [CONFIRM=overwrite-<db>]; TARGET=all: everything
+	@test -n "$(PLATFORM)$(TARGET)" || { echo "PLATFORM (or TARGET=all) is required, e.g. make restore PLATFORM=coreldove"; exit 2; }
+	ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) playbooks/restore.yml $(if $(PLATFORM),-e platform=$(PLATFORM)) \
+	  $(if $(TARGET),-e target=$(TARGET)) $(if $(SNAPSHOT),-e snapshot=$(SNAPSHOT)) $(if $(CONFIRM),-e confirm=$(CONFIRM)) \
+	  $(if $(REPOSITORY),-e repository=$(REPOSITORY)) $(if $(FROM_HOST),-e from_host=$(FROM_HOST))
+
+restore-drill: venv ## Restore the latest snapshot into scratch Postgres/Redis and compare: [SNAPSHOT=id]
+	ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) playbooks/restore_drill.yml $(if $(SNAPSHOT),-e snapshot=$(SNAPSHOT))

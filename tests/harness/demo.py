@@ -16,6 +16,7 @@ Certificates come from a self-signed CA kept on the VPS; it is copied to .demo/c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -115,6 +116,38 @@ def run_site(extra: list[str]) -> int:
     return proc.returncode
 
 
+def first_backup() -> bool:
+    """The demo's first backup (what `make backup ENV=local` runs), where it went, and how to restore it."""
+    cmd = ["ansible-playbook", "-i", str(INVENTORY), str(ROOT / "playbooks/backup.yml"), "-e", "op=run"]
+    if VAULT_PASS.exists() and not os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE"):
+        cmd += ["--vault-password-file", str(VAULT_PASS)]
+    say("first backup: make backup ENV=local (playbooks/backup.yml -e op=run)")
+    proc = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True)
+    status = subprocess.run(["docker", "exec", NAME, "cat", "/var/lib/bizosaas-ops/backup/status.json"],
+                            capture_output=True, text=True)
+    try:
+        backup = json.loads(status.stdout)["backup"]
+    except (ValueError, KeyError):
+        print(proc.stdout[-3000:] + proc.stderr[-2000:])
+        say("the first backup FAILED (no status file on the VPS)")
+        return False
+    for name, repo in backup.get("repositories", {}).items():
+        where = repo.get("snapshot") or repo.get("error", "failed")
+        print(f"  repository {name}: snapshot {where}")
+    config = subprocess.run(["docker", "exec", NAME, "cat", "/var/lib/bizosaas-ops/backup/config.json"],
+                            capture_output=True, text=True)
+    with contextlib.suppress(ValueError, KeyError):
+        for repo in json.loads(config.stdout)["repositories"]:
+            print(f"  {repo['name']}: {repo['url']} on {NAME} (encrypted with vault_backup_restic_password)")
+    print(f"  result {backup.get('result')} in {backup.get('duration_s')} s; status: "
+          f"docker exec {NAME} bizosaas-backup status")
+    print("  list:    make backups ENV=local")
+    print("  restore: make restore ENV=local PLATFORM=coreldove CONFIRM=overwrite-coreldove_platform")
+    print("  drill:   make restore-drill ENV=local   (into scratch Postgres and Redis, never the live ones)")
+    print("  The demo keeps one local repository; add an off-host one in bizosaas_backup_repositories.")
+    return backup.get("result") == "ok"
+
+
 def fetch_ca() -> Path | None:
     DEMO_DIR.mkdir(exist_ok=True)
     dest = DEMO_DIR / "ca.crt"
@@ -194,6 +227,8 @@ def cmd_up(extra: list[str]) -> int:
     ca = fetch_ca()
     ok = table(ip, ca)
     trust_hint(ca, ip)
+    if rc == 0:
+        ok = first_backup() and ok
     say(f"demo {'ready' if rc == 0 and ok else 'FAILED'} in {time.monotonic() - start:.0f}s")
     return rc or (0 if ok else 1)
 

@@ -26,6 +26,7 @@ ROLES = (
     "traefik",
     "platform_stack",
     "aide_seal",
+    "backup",
 )
 WRITERS = {"template", "copy", "file", "lineinfile", "blockinfile", "replace", "ini_file"}
 # (role, dest as written in the task): why the probes need not read it.

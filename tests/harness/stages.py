@@ -117,7 +117,8 @@ def scenarios() -> list[str]:
 # records what it measured in .cache/stage-times.json, which overrides these seeds next time.
 TIMES = ROOT / ".cache" / "stage-times.json"
 SEED_SECONDS = {
-    "molecule-site": 1500, "molecule-backup": 1500, "molecule-platform_app": 900, "molecule-data_services": 840, "molecule-hardening": 650,
+    "molecule-site": 1500, "molecule-backup": 1500, "molecule-platform_app": 900, "molecule-data_services": 840,
+    "molecule-hardening": 650,
     "molecule-dokploy": 300, "molecule-traefik": 280, "badinput": 240, "molecule-docker_engine": 230,
     "molecule-swarm_multi": 200, "molecule-swarm": 180, "newcomer": 180, "kit": 120,
 }

@@ -30,13 +30,13 @@ def test_the_seed_platforms_give_their_database_prefix_and_stack():
     got = backup.backup_platforms(PLATFORMS)
     assert [p["name"] for p in got] == ["bizoholic", "coreldove", "management"]
     assert got[1] == {"name": "coreldove", "database": "coreldove_platform", "redis_prefix": "coreldove:",
-                      "stack": "coreldove", "volumes": []}
+                      "stack": "coreldove", "volumes": ["coreldove_saleor_media"]}
 
 
 def test_volumes_marked_backup_become_stack_volumes_once():
     data = {"shop": {"database": "shop_db", "redis_prefix": "shop:", "services": {
-        "web": {"volumes": [{"name": "media", "target": "/m", "backup": True}, {"name": "cache", "target": "/c"}]},
-        "worker": {"volumes": [{"name": "media", "target": "/m", "backup": True}]}}},
+        "web": {"volumes": [{"name": "shop_media", "target": "/m"}, {"name": "shop_cache", "target": "/c", "backup": False}]},
+        "worker": {"volumes": [{"name": "shop_media", "target": "/m", "backup": True}]}}},
         "off": {"enabled": False, "database": "off_db", "services": {}}}
     assert backup.backup_platforms(data) == [
         {"name": "shop", "database": "shop_db", "redis_prefix": "shop:", "stack": "shop", "volumes": ["shop_media"]}]

@@ -61,10 +61,10 @@ def backup_platforms(platforms: Any) -> list[dict[str, Any]]:
                 if not isinstance(name, str) or not _VOLUME.match(name):
                     raise _err(f"{where}: expected {{name: <docker volume name>, target: /path, backup: true|false}}, "
                                f"got {vol!r}")
-                backup = vol.get("backup", False)
+                backup = vol.get("backup", True)
                 if not isinstance(backup, bool):
                     raise _err(f"{where}.backup: {backup!r} must be true or false")
-                docker_name = f"{stack}_{vol['name']}"
+                docker_name = vol["name"]  # the volume's own name on the node, as platform_stack mounts it
                 if backup and docker_name not in volumes:
                     volumes.append(docker_name)
         out.append({

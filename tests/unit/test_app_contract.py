@@ -314,6 +314,33 @@ def test_the_stack_file_runs_wagtail_through_the_shim_with_its_volume():
     assert "entrypoint" not in stack["services"]["frontend"] and "volumes" not in stack["services"]["frontend"]
 
 
+def test_every_service_drops_all_capabilities_and_adds_back_only_what_it_names():
+    stack = render_stack("coreldove", "bizosaas-coreldove-edge")
+    assert all(svc["cap_drop"] == ["ALL"] for svc in stack["services"].values())
+    assert stack["services"]["saleor-dashboard"]["cap_add"] == ["CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"]
+    assert "cap_add" not in stack["services"]["saleor-backend"]
+
+
+@pytest.mark.parametrize(("caps", "message"), [
+    ("NET_BIND_SERVICE", r"saleor-dashboard\.cap_add: expected a list of capability names"),
+    (["ALL"], r"'ALL' is not one capability name"),
+    (["net bind"], r"'net bind' is not one capability name"),
+    (["CAP_SYS_ADMIN"], r"SYS_ADMIN is root on the host"),
+])
+def test_bad_cap_add_names_the_service(caps, message):
+    p = real_platforms()
+    p["coreldove"]["services"]["saleor-dashboard"]["cap_add"] = caps
+    with pytest.raises(AnsibleFilterError, match=message):
+        validate(p, secrets=SECRETS)
+
+
+def test_cap_add_accepts_the_cap_prefix_and_dedupes():
+    p = real_platforms()
+    p["coreldove"]["services"]["saleor-dashboard"]["cap_add"] = ["cap_chown", "CHOWN", "net_bind_service"]
+    services = platform_services(p["coreldove"], "coreldove", {**CTX, "edge_network": "e", "private_network": "p"})
+    assert services["saleor-dashboard"]["cap_add"] == ["CHOWN", "NET_BIND_SERVICE"]
+
+
 def test_the_stack_file_escapes_dollars_for_the_compose_format():
     stack = render_stack("coreldove", "bizosaas-coreldove-edge")
     assert stack["services"]["saleor-worker"]["healthcheck"]["test"][-1].endswith("celery@$$HOSTNAME --timeout 10")
@@ -384,7 +411,7 @@ def test_the_job_is_a_replicated_job_with_names_not_values():
     assert "--network bizosaas-bizoholic" in joined and "edge" not in joined
     assert f"--entrypoint /bin/sh {SHIM_TARGET}" in joined
     assert argv[-5:] == [WAGTAIL + "@sha256:" + "a" * 64, "python", "manage.py", "migrate", "--noinput"]
-    assert "--label org.bizosaas.job=migrate" in joined
+    assert "--label org.bizosaas.job=migrate" in joined and "--cap-drop ALL" in joined and "--cap-add" not in joined
     assert mig.split_ref("r/x:1@sha256:ab") == ("r/x:1", "sha256:ab")
 
 

@@ -147,7 +147,15 @@ def temporal(check):
             return False, f"{exc.code().name}: {exc.details()}"[:160]
 
 
-KINDS = {"resolve": resolve, "http": http, "socket": docker_api, "postgres": postgres, "redis": redis_cmd,
+def capabilities(check):
+    """ok = this container's processes hold no capability (platform_stack drops them all)."""
+    with open("/proc/self/status", encoding="utf-8") as handle:
+        caps = {k: v.strip() for k, v in (line.split(":", 1) for line in handle if line.startswith("Cap"))}
+    ok = int(caps["CapEff"], 16) == 0 and int(caps["CapBnd"], 16) == 0
+    return ok, f"CapEff={caps['CapEff']} CapBnd={caps['CapBnd']}"
+
+
+KINDS = {"capabilities": capabilities, "resolve": resolve, "http": http, "socket": docker_api, "postgres": postgres, "redis": redis_cmd,
          "temporal": temporal}
 
 
@@ -161,6 +169,7 @@ def matrix(ctx, env):
           "password_file": env["REDIS_PASSWORD_FILE"]}
     key = f"{mine['redis_prefix']}breakout:{socket.gethostname()}"
     checks = [
+        {"kind": "capabilities", "label": "no capability in this container (cap_drop ALL)", "want": "ok"},
         # controls: the same probes succeed where this platform is allowed
         {**own_pg, "label": f"own database {mine['database']}", "database": mine["database"], "want": "ok"},
         {**rd, "label": "SET in its own prefix", "command": ["SET", key, "1", "EX", "60"], "want": "ok"},

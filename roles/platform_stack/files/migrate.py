@@ -154,7 +154,10 @@ def create_args(job: dict, name: str, image: str) -> list[str]:
             "--label", f"org.bizosaas.service={job['service']}",
             "--label", f"org.bizosaas.image={image}",
             "--container-label", "org.bizosaas.job=migrate",
-            "--limit-cpu", str(job["cpus"]), "--limit-memory", str(job["memory"])]
+            "--limit-cpu", str(job["cpus"]), "--limit-memory", str(job["memory"]),
+            "--cap-drop", "ALL"]
+    for cap in job.get("cap_add") or []:
+        args += ["--cap-add", cap]
     for net in job["networks"]:
         args += ["--network", net]
     for s in job["secrets"]:

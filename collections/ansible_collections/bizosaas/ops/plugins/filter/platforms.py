@@ -158,7 +158,30 @@ _APP_SECRET = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _VOLUME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 # Keys an inventory may override per service (bizosaas_platform_overrides.<p>.<service | *>).
 OVERRIDE_KEYS = ("image", "env", "replicas", "cpus", "memory", "reserve_memory", "healthcheck", "health", "port",
-                 "command", "migrate")
+                 "command", "migrate", "cap_add")
+# Linux capability names a service may add back (every service drops ALL first): Docker's list
+# without the CAP_ prefix.
+_CAPABILITY = re.compile(r"^[A-Z][A-Z_]{1,30}$")
+
+
+def service_cap_add(value: Any, where: str) -> list[str]:
+    """The capabilities a service adds back after dropping all of them (bizosaas_platforms.<p>.services.<s>.cap_add)."""
+    if value is None:
+        return []
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise _err(f"{where}.cap_add: expected a list of capability names such as [NET_BIND_SERVICE], got {value!r}")
+    out = []
+    for cap in value:
+        name = str(cap).upper().removeprefix("CAP_") if isinstance(cap, str) else None
+        if name is None or not _CAPABILITY.match(name) or name == "ALL":
+            raise _err(f"{where}.cap_add: {cap!r} is not one capability name (NET_BIND_SERVICE, CHOWN, ...); "
+                       "a service drops every capability and adds back only those it names")
+        if name == "SYS_ADMIN":
+            raise _err(f"{where}.cap_add: SYS_ADMIN is root on the host in all but name; run such a service "
+                       "outside the platforms")
+        if name not in out:
+            out.append(name)
+    return sorted(out)
 
 
 def app_secret_names(platform: Mapping[str, Any], where: str = "bizosaas_platforms.?") -> list[str]:
@@ -370,6 +393,7 @@ def platforms_validate(
                            f"(only {', '.join(OVERRIDE_KEYS)})")
             _argv(ov.get("command"), f"{ow}.command")
             _argv(ov.get("migrate"), f"{ow}.migrate")
+            service_cap_add(ov.get("cap_add"), ow)
         for sname, svc in services.items():
             sw = f"{where}.services.{sname}"
             if not _SERVICE.match(str(sname)):
@@ -394,6 +418,7 @@ def platforms_validate(
                            "health is an HTTP path, needs the port it listens on")
             _argv(svc.get("command"), f"{sw}.command")
             _argv(svc.get("migrate"), f"{sw}.migrate", allow_empty=False)
+            service_cap_add(svc.get("cap_add"), sw)
             env = svc.get("env") or {}
             if not isinstance(env, Mapping) or not all(isinstance(k, str) and _ENV_NAME.match(k) for k in env):
                 raise _err(f"{sw}.env: expected a mapping of environment variable names to values, got {env!r}")
@@ -735,6 +760,7 @@ def platform_services(platform: dict[str, Any], name: str, ctx: dict[str, Any]) 
             "reserve_memory": str(
                 ov.get("reserve_memory", svc.get("reserve_memory", defaults.get("reserve_memory", "32M")))
             ),
+            "cap_add": service_cap_add(ov.get("cap_add", svc.get("cap_add")), sw),
         }
     return out
 
@@ -780,6 +806,7 @@ def migration_jobs(services: Mapping[str, Any], platform: str, stack: str) -> li
             "configs": svc["configs"],
             "cpus": svc["cpus"],
             "memory": svc["memory"],
+            "cap_add": svc.get("cap_add", []),
         })
     return jobs
 

@@ -35,7 +35,8 @@ def test_the_seed_platforms_give_their_database_prefix_and_stack():
 
 def test_volumes_marked_backup_become_stack_volumes_once():
     data = {"shop": {"database": "shop_db", "redis_prefix": "shop:", "services": {
-        "web": {"volumes": [{"name": "shop_media", "target": "/m"}, {"name": "shop_cache", "target": "/c", "backup": False}]},
+        "web": {"volumes": [{"name": "shop_media", "target": "/m"},
+                            {"name": "shop_cache", "target": "/c", "backup": False}]},
         "worker": {"volumes": [{"name": "shop_media", "target": "/m", "backup": True}]}}},
         "off": {"enabled": False, "database": "off_db", "services": {}}}
     assert backup.backup_platforms(data) == [

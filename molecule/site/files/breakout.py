@@ -155,7 +155,8 @@ def capabilities(check):
     return ok, f"CapEff={caps['CapEff']} CapBnd={caps['CapBnd']}"
 
 
-KINDS = {"capabilities": capabilities, "resolve": resolve, "http": http, "socket": docker_api, "postgres": postgres, "redis": redis_cmd,
+KINDS = {"capabilities": capabilities,
+         "resolve": resolve, "http": http, "socket": docker_api, "postgres": postgres, "redis": redis_cmd,
          "temporal": temporal}
 
 

@@ -137,7 +137,7 @@ CREATE TABLE bench_orders (id bigint PRIMARY KEY, customer int NOT NULL, amount 
 INSERT INTO bench_orders SELECT g, (g * 7919) % 100000, (g % 100000) / 100.0,
   timestamptz '2025-01-01 00:00:00+00' + g * interval '7 seconds', (ARRAY['new', 'paid', 'shipped'])[1 + g % 3],
   md5(g::text) || ' ' || md5((g * 31)::text) || ' ' || md5((g * 97)::text) || ' ' || md5((g * 131)::text)
-FROM generate_series(1, {rows}) g;
+FROM generate_series(1::bigint, {rows}) g;
 ANALYZE bench_orders;""")
         results["generate_s"] = round(time.monotonic() - start, 1)
         results["table_bytes"] = int(psql(a.name, "SELECT pg_total_relation_size('bench_orders')").strip())
@@ -158,7 +158,7 @@ UPDATE bench_orders SET status = 'refunded', amount = amount + 1 WHERE id > {row
 INSERT INTO bench_orders SELECT g, (g * 7919) % 100000, (g % 100000) / 100.0,
   timestamptz '2025-01-01 00:00:00+00' + g * interval '7 seconds', 'new',
   md5(g::text) || ' ' || md5((g * 31)::text) || ' ' || md5((g * 97)::text) || ' ' || md5((g * 131)::text)
-FROM generate_series({rows + 1}, {rows + n1 - n1 // 2}) g;""")
+FROM generate_series({rows + 1}::bigint, {rows + n1 - n1 // 2}) g;""")
         log("backup 2 (after 1 % changed, recent rows)")
         second, results["backup2_s"] = runner(a.name, "run")
         results["repo_after_2"] = repo_bytes(a.name)

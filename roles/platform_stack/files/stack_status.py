@@ -4,7 +4,8 @@
     stack_status.py STACK [--wait SECONDS] [--resolve]
 
 For each service: the image it runs (with digest), its update state, running/desired tasks and
-its container IDs. With --wait, polls until every service has finished updating (completed,
+its container IDs, and "spec", a hash of its Swarm spec (what a deploy changes; a forced restart's
+counter excluded). With --wait, polls until every service has finished updating (completed,
 rolled back or paused) and runs its desired number of healthy tasks, or until the timeout.
 "result" is ok, rolled_back, paused, timeout or empty (no services). Read-only: it never changes
 anything. Runs on the manager with the docker CLI and the Python standard library only.
@@ -14,6 +15,7 @@ registry (asked through the engine, as `docker stack deploy` resolves it): a red
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import socket
@@ -63,6 +65,14 @@ def moved(st: dict) -> list[str]:
     return sorted(out)
 
 
+def spec_hash(spec: dict) -> str:
+    """A short hash of a service's spec: equal before and after a deploy that changed nothing of it.
+    ForceUpdate (bumped by `docker service update --force`, a restart) is not part of what is deployed."""
+    template = {k: v for k, v in spec.get("TaskTemplate", {}).items() if k != "ForceUpdate"}
+    data = json.dumps({**spec, "TaskTemplate": template}, sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
 def status(stack: str) -> dict:
     ids = docker("service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack}").split()
     services: dict[str, dict] = {}
@@ -97,6 +107,7 @@ def status(stack: str) -> dict:
             "desired": desired,
             "replicas": f"{len(running)}/{desired}",
             "containers": sorted(containers),
+            "spec": spec_hash(spec),
         }
     states = {s["update_state"] for s in services.values()}
     if states & {"rollback_completed", "rollback_paused", "rollback_started"}:
